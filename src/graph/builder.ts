@@ -1,0 +1,345 @@
+// A typed ONNX graph builder. Each operator method checks its operands' dtypes and shapes, appends one node and
+// returns a handle to its output with the inferred shape, so a mismatch fails here, at build time, naming the
+// operator and both shapes, instead of inside ONNX Runtime. Only operators of the default ONNX domain are emitted.
+import { broadcast, fail, normAxis, reshapeShape, sameShape } from './shapes.js';
+import {
+  AttrValue, DType, Dim, FloatDType, Initializer, Node, Shape, SubgraphAttr, Tensor, TypedArray, float, fmtShape,
+  isFloat, numel,
+} from './types.js';
+
+export const OPSET = 17;
+
+export class Graph {
+  readonly nodes: Node[] = [];
+  readonly inputs: Tensor[] = [];
+  readonly outputs: Tensor[] = [];
+  readonly initializers = new Map<string, Initializer>();
+  /** Values known to the graph, by name: inputs, initializers and node outputs. */
+  readonly values = new Map<string, Tensor>();
+  /** Inputs of an enclosing graph visible from this one (Loop bodies). */
+  readonly outer: Graph | undefined;
+  /** Human-readable documentation per input/output name (copied into the manifest). */
+  readonly docs = new Map<string, string>();
+  private counter = 0;
+  private prefix: string[] = [];
+  private constCache = new Map<string, Tensor>();
+
+  constructor(readonly name = 'main', outer?: Graph) {
+    this.outer = outer;
+  }
+
+  /** Runs `fn` with node and value names prefixed by `name/`, so graphs read like the model's structure. */
+  scope<T>(name: string, fn: () => T): T {
+    this.prefix.push(name);
+    try {
+      return fn();
+    } finally {
+      this.prefix.pop();
+    }
+  }
+
+  fresh(base: string): string {
+    const p = this.prefix.length ? this.prefix.join('/') + '/' : '';
+    let name: string;
+    do name = `${p}${base}_${this.counter++}`;
+    while (this.values.has(name));
+    return name;
+  }
+
+  get(name: string): Tensor {
+    const t = this.values.get(name) ?? this.outer?.get(name);
+    if (!t) throw new Error(`graph ${this.name}: unknown value ${name}`);
+    return t;
+  }
+
+  private define(t: Tensor): Tensor {
+    if (this.values.has(t.name)) throw new Error(`graph ${this.name}: value ${t.name} defined twice`);
+    this.values.set(t.name, t);
+    return t;
+  }
+
+  input(name: string, dtype: DType, shape: Shape, doc?: string): Tensor {
+    const t = this.define({ name, dtype, shape: [...shape] });
+    this.inputs.push(t);
+    if (doc) this.docs.set(name, doc);
+    return t;
+  }
+
+  /** Marks `t` as a graph output under `name` (an Identity node renames it when needed). */
+  output(t: Tensor, name = t.name, doc?: string): Tensor {
+    const out = name === t.name && !this.inputs.includes(t) && !this.initializers.has(t.name)
+      ? t
+      : this.node1('Identity', [t], t.dtype, t.shape, {}, name);
+    this.outputs.push(out);
+    if (doc) this.docs.set(name, doc);
+    return out;
+  }
+
+  initializer(name: string, dtype: DType, shape: readonly number[], data: TypedArray): Tensor {
+    if (data.length !== numel(shape)) throw new Error(`initializer ${name}: ${data.length} values for shape ${fmtShape(shape)}`);
+    const t = this.define({ name, dtype, shape: [...shape] });
+    this.initializers.set(name, { tensor: t, data });
+    return t;
+  }
+
+  /** A constant tensor (an initializer), shared between identical small constants. */
+  constant(dtype: DType, shape: readonly number[], values: ArrayLike<number> | readonly number[]): Tensor {
+    const key = values.length <= 16 ? `${dtype}|${shape.join(',')}|${Array.from(values).join(',')}` : '';
+    const hit = key && (this.constCache.get(key) ?? this.outer?.constCache.get(key));
+    if (hit) return hit;
+    let data: TypedArray;
+    switch (dtype) {
+      case 'float32': data = Float32Array.from(values); break;
+      case 'float64': data = Float64Array.from(values); break;
+      case 'int64': data = BigInt64Array.from(Array.from(values, (v) => BigInt(v))); break;
+      default: data = Uint8Array.from(values);
+    }
+    const t = this.initializer(this.fresh('const'), dtype, shape, data);
+    if (key) this.constCache.set(key, t);
+    return t;
+  }
+
+  scalar(dtype: DType, value: number): Tensor {
+    return this.constant(dtype, [], [value]);
+  }
+
+  ints(values: readonly number[]): Tensor {
+    return this.constant('int64', [values.length], values);
+  }
+
+  /** Appends a node with one output of the given type. The general entry point; typed methods below use it. */
+  node1(op: string, inputs: readonly (Tensor | null)[], dtype: DType, shape: Shape, attrs: Record<string, AttrValue> = {},
+    outName?: string): Tensor {
+    return this.nodeN(op, inputs, [{ dtype, shape }], attrs, outName ? [outName] : undefined)[0];
+  }
+
+  nodeN(op: string, inputs: readonly (Tensor | null)[], outs: { dtype: DType; shape: Shape }[],
+    attrs: Record<string, AttrValue> = {}, outNames?: string[]): Tensor[] {
+    for (const t of inputs) if (t) this.get(t.name);
+    const base = op.toLowerCase();
+    const outputs = outs.map((o, i) => this.define({ name: outNames?.[i] ?? this.fresh(base), dtype: o.dtype, shape: [...o.shape] }));
+    this.nodes.push({
+      op, inputs: inputs.map((t) => t?.name ?? ''), outputs: outputs.map((t) => t.name), attrs,
+      name: this.fresh(`${op}`),
+    });
+    return outputs;
+  }
+
+  // ---- checks ----
+  private sameType(op: string, a: Tensor, b: Tensor): void {
+    if (a.dtype !== b.dtype) fail(op, `dtype mismatch: ${a.name} is ${a.dtype}, ${b.name} is ${b.dtype}`);
+  }
+  private needFloat(op: string, a: Tensor): FloatDType {
+    if (!isFloat(a.dtype)) fail(op, `${a.name} must be float32 or float64, got ${a.dtype}`);
+    return a.dtype;
+  }
+
+  // ---- elementwise ----
+  private binary(op: string, a: Tensor, b: Tensor): Tensor {
+    this.sameType(op, a, b);
+    return this.node1(op, [a, b], a.dtype, broadcast(op, a.shape, b.shape));
+  }
+  add(a: Tensor, b: Tensor): Tensor { return this.binary('Add', a, b); }
+  sub(a: Tensor, b: Tensor): Tensor { return this.binary('Sub', a, b); }
+  mul(a: Tensor, b: Tensor): Tensor { return this.binary('Mul', a, b); }
+  div(a: Tensor, b: Tensor): Tensor { return this.binary('Div', a, b); }
+  max(a: Tensor, b: Tensor): Tensor { return this.binary('Max', a, b); }
+  min(a: Tensor, b: Tensor): Tensor { return this.binary('Min', a, b); }
+  /** Pow with a constant exponent (the only form the autodiff differentiates). */
+  pow(a: Tensor, exponent: number): Tensor {
+    this.needFloat('Pow', a);
+    return this.node1('Pow', [a, this.scalar(a.dtype, exponent)], a.dtype, a.shape);
+  }
+  private compare(op: string, a: Tensor, b: Tensor): Tensor {
+    this.sameType(op, a, b);
+    return this.node1(op, [a, b], 'bool', broadcast(op, a.shape, b.shape));
+  }
+  greaterOrEqual(a: Tensor, b: Tensor): Tensor { return this.compare('GreaterOrEqual', a, b); }
+  greater(a: Tensor, b: Tensor): Tensor { return this.compare('Greater', a, b); }
+  less(a: Tensor, b: Tensor): Tensor { return this.compare('Less', a, b); }
+  equal(a: Tensor, b: Tensor): Tensor { return this.compare('Equal', a, b); }
+  and(a: Tensor, b: Tensor): Tensor {
+    if (a.dtype !== 'bool' || b.dtype !== 'bool') fail('And', `operands must be bool, got ${a.dtype}, ${b.dtype}`);
+    return this.node1('And', [a, b], 'bool', broadcast('And', a.shape, b.shape));
+  }
+  not(a: Tensor): Tensor {
+    if (a.dtype !== 'bool') fail('Not', `operand must be bool, got ${a.dtype}`);
+    return this.node1('Not', [a], 'bool', a.shape);
+  }
+
+  private unary(op: string, a: Tensor, attrs: Record<string, AttrValue> = {}): Tensor {
+    this.needFloat(op, a);
+    return this.node1(op, [a], a.dtype, a.shape, attrs);
+  }
+  neg(a: Tensor): Tensor { return this.unary('Neg', a); }
+  exp(a: Tensor): Tensor { return this.unary('Exp', a); }
+  log(a: Tensor): Tensor { return this.unary('Log', a); }
+  sqrt(a: Tensor): Tensor { return this.unary('Sqrt', a); }
+  tanh(a: Tensor): Tensor { return this.unary('Tanh', a); }
+  erf(a: Tensor): Tensor { return this.unary('Erf', a); }
+  relu(a: Tensor): Tensor { return this.unary('Relu', a); }
+  sigmoid(a: Tensor): Tensor { return this.unary('Sigmoid', a); }
+  abs(a: Tensor): Tensor { return this.unary('Abs', a); }
+  sign(a: Tensor): Tensor { return this.unary('Sign', a); }
+  softmax(a: Tensor, axis = -1): Tensor { return this.unary('Softmax', a, { axis }); }
+  logSoftmax(a: Tensor, axis = -1): Tensor { return this.unary('LogSoftmax', a, { axis }); }
+
+  identity(a: Tensor, name?: string): Tensor { return this.node1('Identity', [a], a.dtype, a.shape, {}, name); }
+
+  cast(a: Tensor, to: DType): Tensor {
+    return this.node1('Cast', [a], to, a.shape, { to: ONNX_DTYPE[to] });
+  }
+
+  where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
+    if (cond.dtype !== 'bool') fail('Where', `condition ${cond.name} must be bool, got ${cond.dtype}`);
+    this.sameType('Where', a, b);
+    return this.node1('Where', [cond, a, b], a.dtype, broadcast('Where', cond.shape, broadcast('Where', a.shape, b.shape)));
+  }
+
+  // ---- linear algebra ----
+  /** Numpy matmul: [..., M, K] × [..., K, N] → [..., M, N] (a 2-D right operand broadcasts over the batch). */
+  matmul(a: Tensor, b: Tensor): Tensor {
+    const op = 'MatMul';
+    this.sameType(op, a, b);
+    if (a.shape.length < 2 || b.shape.length < 2) fail(op, `operands need rank ≥ 2, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+    const [m, k] = a.shape.slice(-2);
+    const [k2, n] = b.shape.slice(-2);
+    if (k !== k2) fail(op, `inner dimensions differ: ${fmtShape(a.shape)} × ${fmtShape(b.shape)}`);
+    const batch = broadcast(op, a.shape.slice(0, -2), b.shape.slice(0, -2));
+    return this.node1(op, [a, b], a.dtype, [...batch, m, n]);
+  }
+
+  // ---- reductions ----
+  private reduceAxes(op: string, a: Tensor, axes: readonly number[], keepdims: boolean): { axes: number[]; shape: Dim[] } {
+    const r = a.shape.length;
+    const norm = axes.map((x) => normAxis(op, x, r)).sort((x, y) => x - y);
+    const shape: Dim[] = [];
+    a.shape.forEach((d, i) => {
+      if (!norm.includes(i)) shape.push(d);
+      else if (keepdims) shape.push(1);
+    });
+    return { axes: norm, shape };
+  }
+  reduceSum(a: Tensor, axes: readonly number[], keepdims = true): Tensor {
+    const { axes: ax, shape } = this.reduceAxes('ReduceSum', a, axes, keepdims);
+    return this.node1('ReduceSum', [a, this.ints(ax)], a.dtype, shape, { keepdims: keepdims ? 1 : 0 });
+  }
+  reduceMean(a: Tensor, axes: readonly number[], keepdims = true): Tensor {
+    const { axes: ax, shape } = this.reduceAxes('ReduceMean', a, axes, keepdims);
+    return this.node1('ReduceMean', [a], a.dtype, shape, { axes: ax, keepdims: keepdims ? 1 : 0 });
+  }
+  reduceMax(a: Tensor, axes: readonly number[], keepdims = true): Tensor {
+    const { axes: ax, shape } = this.reduceAxes('ReduceMax', a, axes, keepdims);
+    return this.node1('ReduceMax', [a], a.dtype, shape, { axes: ax, keepdims: keepdims ? 1 : 0 });
+  }
+  argMax(a: Tensor, axis: number, keepdims = false): Tensor {
+    const { axes: [ax], shape } = this.reduceAxes('ArgMax', a, [axis], keepdims);
+    return this.node1('ArgMax', [a], 'int64', shape, { axis: ax, keepdims: keepdims ? 1 : 0 });
+  }
+
+  // ---- shape manipulation ----
+  reshape(a: Tensor, target: readonly number[]): Tensor {
+    return this.node1('Reshape', [a, this.ints(target)], a.dtype, reshapeShape('Reshape', a.shape, target));
+  }
+  transpose(a: Tensor, perm: readonly number[]): Tensor {
+    if (perm.length !== a.shape.length || [...perm].sort().some((p, i) => p !== i)) {
+      fail('Transpose', `perm [${perm}] is not a permutation of the axes of ${fmtShape(a.shape)}`);
+    }
+    return this.node1('Transpose', [a], a.dtype, perm.map((p) => a.shape[p]), { perm: [...perm] });
+  }
+  unsqueeze(a: Tensor, axes: readonly number[]): Tensor {
+    const r = a.shape.length + axes.length;
+    const norm = axes.map((x) => normAxis('Unsqueeze', x, r));
+    const shape: Dim[] = [];
+    let j = 0;
+    for (let i = 0; i < r; i++) shape.push(norm.includes(i) ? 1 : a.shape[j++]);
+    return this.node1('Unsqueeze', [a, this.ints(norm)], a.dtype, shape);
+  }
+  squeeze(a: Tensor, axes: readonly number[]): Tensor {
+    const norm = axes.map((x) => normAxis('Squeeze', x, a.shape.length));
+    for (const x of norm) if (a.shape[x] !== 1) fail('Squeeze', `axis ${x} of ${fmtShape(a.shape)} is not 1`);
+    return this.node1('Squeeze', [a, this.ints(norm)], a.dtype, a.shape.filter((_, i) => !norm.includes(i)));
+  }
+  concat(parts: readonly Tensor[], axis: number): Tensor {
+    const op = 'Concat';
+    const first = parts[0];
+    const ax = normAxis(op, axis, first.shape.length);
+    let total: Dim = 0;
+    for (const p of parts) {
+      this.sameType(op, first, p);
+      if (p.shape.length !== first.shape.length || p.shape.some((d, i) => i !== ax && d !== first.shape[i])) {
+        fail(op, `shapes ${fmtShape(first.shape)} and ${fmtShape(p.shape)} differ outside axis ${ax}`);
+      }
+      const d = p.shape[ax];
+      total = typeof total === 'number' && typeof d === 'number' ? total + d : `${total}+${d}`;
+    }
+    const shape = [...first.shape];
+    shape[ax] = total;
+    return this.node1(op, parts, first.dtype, shape, { axis: ax });
+  }
+  /** Static slice along given axes (ONNX Slice with constant starts/ends, step 1). */
+  slice(a: Tensor, axes: readonly number[], starts: readonly number[], ends: readonly number[]): Tensor {
+    const shape = [...a.shape];
+    const norm = axes.map((x) => normAxis('Slice', x, a.shape.length));
+    norm.forEach((x, i) => {
+      const d = a.shape[x];
+      if (typeof d !== 'number') fail('Slice', `axis ${x} of ${fmtShape(a.shape)} is symbolic`);
+      const s = Math.max(0, Math.min(d, starts[i] < 0 ? starts[i] + d : starts[i]));
+      const e = Math.max(0, Math.min(d, ends[i] < 0 ? ends[i] + d : ends[i]));
+      shape[x] = Math.max(0, e - s);
+    });
+    return this.node1('Slice', [a, this.ints(starts), this.ints(ends), this.ints(norm)], a.dtype, shape);
+  }
+  expand(a: Tensor, shape: readonly number[]): Tensor {
+    return this.node1('Expand', [a, this.ints(shape)], a.dtype, broadcast('Expand', a.shape, shape));
+  }
+  /** Gather along `axis`: output shape is data[:axis] + indices + data[axis+1:]. */
+  gather(data: Tensor, indices: Tensor, axis = 0): Tensor {
+    if (indices.dtype !== 'int64') fail('Gather', `indices must be int64, got ${indices.dtype}`);
+    const ax = normAxis('Gather', axis, data.shape.length);
+    const shape = [...data.shape.slice(0, ax), ...indices.shape, ...data.shape.slice(ax + 1)];
+    return this.node1('Gather', [data, indices], data.dtype, shape, { axis: ax });
+  }
+  gatherElements(data: Tensor, indices: Tensor, axis: number): Tensor {
+    const op = 'GatherElements';
+    if (indices.dtype !== 'int64') fail(op, `indices must be int64, got ${indices.dtype}`);
+    const ax = normAxis(op, axis, data.shape.length);
+    if (indices.shape.length !== data.shape.length || indices.shape.some((d, i) => i !== ax && d !== data.shape[i])) {
+      fail(op, `indices ${fmtShape(indices.shape)} must match data ${fmtShape(data.shape)} outside axis ${ax}`);
+    }
+    return this.node1(op, [data, indices], data.dtype, indices.shape, { axis: ax });
+  }
+  /** ScatterElements with reduction 'add' onto `data` (used by the Gather/GatherElements gradients). */
+  scatterElementsAdd(data: Tensor, indices: Tensor, updates: Tensor, axis: number): Tensor {
+    const op = 'ScatterElements';
+    this.sameType(op, data, updates);
+    if (!sameShape(indices.shape, updates.shape)) fail(op, `indices ${fmtShape(indices.shape)} and updates ${fmtShape(updates.shape)} differ`);
+    const ax = normAxis(op, axis, data.shape.length);
+    return this.node1(op, [data, indices, updates], data.dtype, data.shape, { axis: ax, reduction: 'add' });
+  }
+
+  // ---- normalization ----
+  /** LayerNormalization over the last axis (ONNX opset 17); returns the normalized output only. */
+  layerNorm(x: Tensor, scale: Tensor, bias: Tensor, epsilon = 1e-5): Tensor {
+    const op = 'LayerNormalization';
+    this.needFloat(op, x);
+    this.sameType(op, x, scale);
+    this.sameType(op, x, bias);
+    const d = x.shape[x.shape.length - 1];
+    if (scale.shape.length !== 1 || scale.shape[0] !== d || bias.shape.length !== 1 || bias.shape[0] !== d) {
+      fail(op, `scale ${fmtShape(scale.shape)} and bias ${fmtShape(bias.shape)} must be [${d}] for input ${fmtShape(x.shape)}`);
+    }
+    return this.node1(op, [x, scale, bias], x.dtype, x.shape, { axis: -1, epsilon: float(epsilon) });
+  }
+
+  /** An ONNX Loop node; `body` is a finished Graph. Outputs: final loop-carried values, then scan outputs. */
+  loop(tripCount: Tensor, cond: Tensor | null, carried: readonly Tensor[], body: Graph,
+    scanOutputs: { dtype: DType; shape: Shape }[]): Tensor[] {
+    const outs = [...carried.map((t) => ({ dtype: t.dtype, shape: t.shape })), ...scanOutputs];
+    const attr: SubgraphAttr = { kind: 'graph', value: body };
+    return this.nodeN('Loop', [tripCount, cond, ...carried], outs, { body: attr });
+  }
+}
+
+/** ONNX TensorProto.DataType codes. */
+export const ONNX_DTYPE: Record<DType, number> = { float32: 1, uint8: 2, int64: 7, bool: 9, float64: 11 };

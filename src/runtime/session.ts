@@ -1,0 +1,74 @@
+// The one module that touches onnxruntime-node: sessions, execution providers and tensor conversion.
+import ort from 'onnxruntime-node';
+import os from 'node:os';
+import { DType } from '../graph/types.js';
+import { HostTensor } from './tensor.js';
+
+export type Device = 'cpu' | 'cuda' | 'webgpu';
+export const DEVICES: readonly Device[] = ['cpu', 'cuda', 'webgpu'];
+
+export interface SessionOptions {
+  device?: Device;
+  /** Intra-op threads; defaults to the number of cores. */
+  threads?: number;
+  /** Write an ORT profile (JSON) with this prefix; shows on which provider each node ran. */
+  profilePrefix?: string;
+}
+
+const ORT_DTYPE: Record<DType, ort.Tensor.Type> = {
+  float32: 'float32', float64: 'float64', int64: 'int64', bool: 'bool', uint8: 'uint8',
+};
+
+function toOrt(t: HostTensor): ort.Tensor {
+  return new ort.Tensor(ORT_DTYPE[t.dtype], t.data as never, t.dims as number[]);
+}
+
+function fromOrt(t: ort.Tensor): HostTensor {
+  const dtype = (Object.keys(ORT_DTYPE) as DType[]).find((k) => ORT_DTYPE[k] === t.type);
+  if (!dtype) throw new Error(`unsupported output type ${t.type}`);
+  return { dtype, dims: [...t.dims], data: t.data as HostTensor['data'] };
+}
+
+export class Session {
+  private constructor(private readonly s: ort.InferenceSession, readonly device: Device) {}
+
+  static async create(model: Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {
+    const device = opts.device ?? 'cpu';
+    const providers: string[] = device === 'cpu' ? ['cpu'] : [device, 'cpu'];
+    const options: ort.InferenceSession.SessionOptions = {
+      executionProviders: providers as ort.InferenceSession.SessionOptions['executionProviders'],
+      intraOpNumThreads: opts.threads ?? os.availableParallelism(),
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      enableProfiling: !!opts.profilePrefix,
+      profileFilePrefix: opts.profilePrefix,
+    };
+    try {
+      const s = typeof model === 'string'
+        ? await ort.InferenceSession.create(model, options)
+        : await ort.InferenceSession.create(model, options);
+      return new Session(s, device);
+    } catch (e) {
+      if (device !== 'cpu') {
+        throw new Error(`could not start ONNX Runtime on device '${device}': ${(e as Error).message}. ` +
+          `Use --device cpu, or install onnxruntime-node's ${device} provider (README, "GPU").`);
+      }
+      throw e;
+    }
+  }
+
+  get inputNames(): readonly string[] { return this.s.inputNames; }
+  get outputNames(): readonly string[] { return this.s.outputNames; }
+
+  async run(feeds: Record<string, HostTensor>, fetches?: readonly string[]): Promise<Record<string, HostTensor>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(v);
+    const res = fetches ? await this.s.run(ortFeeds, fetches as string[]) : await this.s.run(ortFeeds);
+    const out: Record<string, HostTensor> = {};
+    for (const [k, v] of Object.entries(res)) out[k] = fromOrt(v);
+    return out;
+  }
+
+  endProfiling(): void { this.s.endProfiling(); }
+  async release(): Promise<void> { await this.s.release(); }
+}
