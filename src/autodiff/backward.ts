@@ -1,0 +1,87 @@
+// Reverse-mode differentiation over a built graph. The gradient nodes are appended to the same graph, so one
+// ONNX model computes the forward pass, the loss and the gradients.
+import { Graph } from '../graph/builder.js';
+import { sameShape } from '../graph/shapes.js';
+import { Node, Tensor, fmtShape, isFloat } from '../graph/types.js';
+import { RULES } from './rules.js';
+import { AutodiffError } from './types.js';
+import { zerosLike } from './util.js';
+
+export interface GradientOptions {
+  /** Value names treated as constants: no gradient flows into or through them. */
+  stop?: ReadonlySet<string>;
+}
+
+/**
+ * d loss / d w for each w in `wrt`, as tensors of w's dtype and shape appended to `g`. `loss` is a float scalar
+ * (shape []). Only nodes on a float path from some w to the loss are differentiated; int and bool values and the
+ * names in `stop` carry no gradient. A w with no such path gets zeros.
+ */
+export function gradients(g: Graph, loss: Tensor, wrt: readonly Tensor[], opts: GradientOptions = {}): Tensor[] {
+  if (!isFloat(loss.dtype) || loss.shape.length !== 0) {
+    throw new AutodiffError(`gradients: loss ${loss.name} must be a float scalar, got ${loss.dtype} ${fmtShape(loss.shape)}`);
+  }
+  for (const w of wrt) {
+    if (!isFloat(w.dtype)) throw new AutodiffError(`gradients: cannot differentiate with respect to ${w.name} (${w.dtype})`);
+  }
+  const stop = opts.stop ?? new Set<string>();
+  const forward = [...g.nodes]; // the backward nodes appended below are not walked
+  const needed = pathValues(g, forward, loss, wrt, stop);
+
+  return g.scope('grad', () => {
+    const grads = new Map<string, Tensor>();
+    const accumulate = (name: string, t: Tensor) => {
+      const prev = grads.get(name);
+      grads.set(name, prev ? g.add(prev, t) : t); // fan-out: contributions add
+    };
+    if (needed.has(loss.name)) grads.set(loss.name, g.scalar(loss.dtype, 1));
+
+    for (let i = forward.length - 1; i >= 0; i--) {
+      const node = forward[i];
+      if (!node.outputs.some((o) => needed.has(o))) continue;
+      const gradOut = node.outputs.map((o) => (needed.has(o) ? grads.get(o) ?? null : null));
+      if (gradOut.every((t) => t === null)) continue;
+      const rule = RULES[node.op];
+      if (!rule) {
+        throw new AutodiffError(`gradients: no gradient rule for op ${node.op} (node ${node.name}, output ${node.outputs[0]}), ` +
+          `which lies on the path from the parameters to the loss`);
+      }
+      const gradIn = rule(g, node, gradOut);
+      node.inputs.forEach((name, k) => {
+        const t = gradIn[k];
+        if (!name || !t || !needed.has(name)) return;
+        checkGradient(node, g.get(name), t);
+        accumulate(name, t);
+      });
+    }
+    return wrt.map((w) => grads.get(w.name) ?? zerosLike(g, w));
+  });
+}
+
+/**
+ * The float values that lie on a path from some wrt to the loss: reachable forward from wrt (through float values
+ * not in `stop`) and backward from the loss. Only these get gradients, so no useless backward node is emitted.
+ */
+function pathValues(g: Graph, nodes: readonly Node[], loss: Tensor, wrt: readonly Tensor[], stop: ReadonlySet<string>): Set<string> {
+  const carries = (name: string) => !!name && !stop.has(name) && isFloat(g.get(name).dtype);
+  const fromWrt = new Set(wrt.map((w) => w.name).filter(carries));
+  for (const n of nodes) {
+    if (!n.inputs.some((i) => fromWrt.has(i))) continue;
+    for (const o of n.outputs) if (carries(o)) fromWrt.add(o);
+  }
+  const needed = new Set<string>();
+  if (fromWrt.has(loss.name)) needed.add(loss.name);
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i];
+    if (!n.outputs.some((o) => needed.has(o))) continue;
+    for (const inp of n.inputs) if (fromWrt.has(inp)) needed.add(inp);
+  }
+  return needed;
+}
+
+function checkGradient(node: Node, x: Tensor, dx: Tensor): void {
+  if (dx.dtype !== x.dtype || !sameShape(dx.shape, x.shape)) {
+    throw new AutodiffError(`gradient rule for ${node.op} (node ${node.name}) returned ${dx.dtype} ${fmtShape(dx.shape)} ` +
+      `for input ${x.name} of ${x.dtype} ${fmtShape(x.shape)}`);
+  }
+}
