@@ -1,0 +1,111 @@
+// Turning encoded files and raw pixel buffers into our layout: uint8, channel-first, size×size.
+//
+// Resizing policy (one for every source): keep the aspect ratio, scale the shorter side to `size` and crop the
+// centre (sharp's fit 'cover'). Square inputs, the common case, are simply scaled; nothing is ever stretched.
+// Transparent images are flattened onto black. Grayscale output uses sharp's own colour conversion; a gray source
+// asked for 3 channels is replicated.
+
+import sharp from 'sharp';
+
+export interface Target {
+  size: number;
+  channels: 1 | 3;
+}
+
+/** Decodes one image file to [channels, size, size]. Throws (with sharp's reason) when the file is unusable. */
+export type DecodeFile = (path: string, target: Target) => Promise<Uint8Array>;
+
+export const decodeFile: DecodeFile = async (path, { size, channels }) => {
+  // failOn 'warning' makes a truncated JPEG an error instead of a half-gray picture.
+  let pipeline = sharp(path, { failOn: 'warning', pages: 1 })
+    .rotate()
+    .flatten({ background: '#000000' })
+    .resize(size, size, { fit: 'cover', position: 'centre' });
+  pipeline = channels === 1 ? pipeline.grayscale() : pipeline.toColourspace('srgb');
+  const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  if (info.width !== size || info.height !== size) {
+    throw new Error(`decoder returned ${info.width}x${info.height}, expected ${size}x${size}`);
+  }
+  const out = new Uint8Array(channels * size * size);
+  hwcToChw(data, size, size, info.channels, channels, out, 0);
+  return out;
+};
+
+/**
+ * Writes an HWC uint8 image with `srcChannels` into `dst` at `offset` as CHW with `channels`.
+ * 1→3 replicates; n→n copies; 4→3 drops alpha; n→1 takes the first channel (callers convert colour to gray
+ * through sharp before this point, so it only ever sees an already-gray first channel).
+ */
+export function hwcToChw(
+  src: Uint8Array,
+  height: number,
+  width: number,
+  srcChannels: number,
+  channels: number,
+  dst: Uint8Array,
+  offset: number,
+): void {
+  const plane = height * width;
+  for (let c = 0; c < channels; c++) {
+    const sc = srcChannels === 1 ? 0 : Math.min(c, srcChannels - 1);
+    const base = offset + c * plane;
+    for (let p = 0; p < plane; p++) dst[base + p] = src[p * srcChannels + sc];
+  }
+}
+
+/**
+ * Converts one raw HWC image (from IDX or CIFAR files) to [channels, size, size] at `dst[offset..]`.
+ * Same size and gray→gray / gray→RGB / RGB→RGB are done here exactly; anything else goes through sharp so raw
+ * sources are resized and gray-converted exactly as decoded files are.
+ */
+export async function convertRaw(
+  hwc: Uint8Array,
+  height: number,
+  width: number,
+  srcChannels: 1 | 3,
+  target: Target,
+  dst: Uint8Array,
+  offset: number,
+): Promise<void> {
+  const { size, channels } = target;
+  const sameSize = height === size && width === size;
+  if (sameSize && (srcChannels === 1 || channels === 3)) {
+    hwcToChw(hwc, size, size, srcChannels, channels, dst, offset);
+    return;
+  }
+  let pipeline = sharp(hwc, { raw: { width, height, channels: srcChannels } });
+  if (!sameSize) pipeline = pipeline.resize(size, size, { fit: 'cover', position: 'centre' });
+  if (channels === 1 && srcChannels === 3) pipeline = pipeline.grayscale();
+  const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  hwcToChw(data, size, size, info.channels, channels, dst, offset);
+}
+
+/** True when `convertRaw` will need sharp (so callers can decide whether it is worth parallelising). */
+export function rawNeedsSharp(height: number, width: number, srcChannels: number, target: Target): boolean {
+  return !(height === target.size && width === target.size && (srcChannels === 1 || target.channels === 3));
+}
+
+/**
+ * Runs `fn` over 0..count-1 with at most `limit` calls in flight, reporting progress as calls finish.
+ * Errors from `fn` propagate; callers that must survive bad items catch inside `fn`.
+ */
+export async function forEachBounded(
+  count: number,
+  limit: number,
+  fn: (i: number) => Promise<void>,
+  onProgress?: (done: number, total: number) => void,
+): Promise<void> {
+  let nextIndex = 0;
+  let done = 0;
+  // Report about 200 times over a large load rather than once per image.
+  const every = Math.max(1, Math.floor(count / 200));
+  const worker = async (): Promise<void> => {
+    while (nextIndex < count) {
+      const i = nextIndex++;
+      await fn(i);
+      done++;
+      if (onProgress && (done % every === 0 || done === count)) onProgress(done, count);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
+}

@@ -1,0 +1,101 @@
+// Listing image folders. Labeled: DIR/<class>/**/<image>; unlabeled: every image anywhere under DIR.
+// Hidden entries (names starting with '.') are ignored; any other non-image file is reported as skipped, so a
+// user who dropped BMPs or PDFs into the tree learns why they were not used.
+
+import { readdirSync, statSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { compareClassNames, DataError } from './types.js';
+
+export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.avif', '.gif']);
+
+export interface FileEntry {
+  path: string;
+  label: number; // -1 when unlabeled
+  bytes: number;
+  mtimeMs: number;
+}
+
+export interface Listing {
+  files: FileEntry[];
+  classes: string[];
+  skipped: { path: string; reason: string }[];
+}
+
+function isHidden(name: string): boolean {
+  return name.startsWith('.');
+}
+
+/** Appends every image under `dir` (sorted, depth-first) to `out`; returns the number found. */
+function walk(dir: string, label: number, out: FileEntry[], skipped: Listing['skipped']): number {
+  const entries = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => !isHidden(e.name))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  let found = 0;
+  let subfolders = 0;
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    // Follow symlinks: datasets are often assembled from links.
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (!st) {
+      skipped.push({ path, reason: 'broken link' });
+    } else if (st.isDirectory()) {
+      subfolders++;
+      found += walk(path, label, out, skipped);
+    } else if (!IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) {
+      skipped.push({ path, reason: `not an image file type (${extname(e.name) || 'no extension'})` });
+    } else {
+      out.push({ path, label, bytes: st.size, mtimeMs: st.mtimeMs });
+      found++;
+    }
+  }
+  // Report only the innermost empty folders, so one empty tree is one warning, not one per level.
+  if (found === 0 && subfolders === 0) skipped.push({ path: dir, reason: 'folder contains no images' });
+  return found;
+}
+
+function requireDir(dir: string): void {
+  const st = statSync(dir, { throwIfNoEntry: false });
+  if (!st) throw new DataError(`image folder ${dir} does not exist; check the path`);
+  if (!st.isDirectory()) throw new DataError(`${dir} is not a folder (expected an image folder or a .csv manifest)`);
+}
+
+/** One subfolder per class; `classes`, when given, fixes the label order and must name every subfolder. */
+export function listLabeledFolder(dir: string, classes?: string[]): Listing {
+  requireDir(dir);
+  const top = readdirSync(dir, { withFileTypes: true }).filter((e) => !isHidden(e.name));
+  const folders = top
+    .filter((e) => statSync(join(dir, e.name), { throwIfNoEntry: false })?.isDirectory())
+    .map((e) => e.name)
+    .sort(compareClassNames);
+  if (folders.length === 0) {
+    throw new DataError(
+      `${dir} has no class subfolders; a labeled image folder needs one subfolder per class (${dir}/<class>/<image>), ` +
+        'or give a CSV manifest with columns path,label',
+    );
+  }
+  const names = classes ?? folders;
+  for (const f of folders) {
+    if (!names.includes(f)) {
+      throw new DataError(
+        `${join(dir, f)}: folder name "${f}" is not one of the ${names.length} classes (${names.join(', ')}); ` +
+          'rename or remove the folder, or use the class list that includes it',
+      );
+    }
+  }
+  const files: FileEntry[] = [];
+  const skipped: Listing['skipped'] = [];
+  for (const e of top) {
+    if (!folders.includes(e.name)) skipped.push({ path: join(dir, e.name), reason: 'not inside a class folder' });
+  }
+  for (const f of folders) walk(join(dir, f), names.indexOf(f), files, skipped);
+  return { files, classes: names.slice(), skipped };
+}
+
+/** Every image under `dir`, recursively, with label -1. */
+export function listUnlabeledFolder(dir: string, classes?: string[]): Listing {
+  requireDir(dir);
+  const files: FileEntry[] = [];
+  const skipped: Listing['skipped'] = [];
+  walk(dir, -1, files, skipped);
+  return { files, classes: classes?.slice() ?? [], skipped };
+}
