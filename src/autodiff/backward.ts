@@ -27,6 +27,13 @@ export function gradients(g: Graph, loss: Tensor, wrt: readonly Tensor[], opts: 
   const stop = opts.stop ?? new Set<string>();
   const forward = [...g.nodes]; // the backward nodes appended below are not walked
   const needed = pathValues(g, forward, loss, wrt, stop);
+  // Check every rule exists before emitting anything, so a failure leaves the graph untouched.
+  for (const node of forward) {
+    if (node.outputs.some((o) => needed.has(o)) && !RULES[node.op]) {
+      throw new AutodiffError(`gradients: no gradient rule for op ${node.op} (node ${node.name}, output ${node.outputs[0]}), ` +
+        `which lies on the path from the parameters to the loss`);
+    }
+  }
 
   return g.scope('grad', () => {
     const grads = new Map<string, Tensor>();
@@ -41,12 +48,7 @@ export function gradients(g: Graph, loss: Tensor, wrt: readonly Tensor[], opts: 
       if (!node.outputs.some((o) => needed.has(o))) continue;
       const gradOut = node.outputs.map((o) => (needed.has(o) ? grads.get(o) ?? null : null));
       if (gradOut.every((t) => t === null)) continue;
-      const rule = RULES[node.op];
-      if (!rule) {
-        throw new AutodiffError(`gradients: no gradient rule for op ${node.op} (node ${node.name}, output ${node.outputs[0]}), ` +
-          `which lies on the path from the parameters to the loss`);
-      }
-      const gradIn = rule(g, node, gradOut);
+      const gradIn = RULES[node.op](g, node, gradOut);
       node.inputs.forEach((name, k) => {
         const t = gradIn[k];
         if (!name || !t || !needed.has(name)) return;
