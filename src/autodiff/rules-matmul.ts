@@ -1,6 +1,5 @@
 // Gradient rule for MatMul (numpy semantics, operands of rank ≥ 2, batch dimensions broadcast).
-import { GradRule } from './types.js';
-import { AutodiffError } from './types.js';
+import { AutodiffError, GradRule } from './types.js';
 import { flattenLeading, inputOf, transposeLast2, unbroadcast } from './util.js';
 
 // y = a @ b, a: [..., M, K], b: [..., K, N], dy: [..., M, N]
