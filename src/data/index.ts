@@ -4,3 +4,7 @@ export { DataError, imageAt, subset, classCounts, pixelsPerImage, type ImageSet,
 export { loadSource, type LoadOptions } from './source.js';
 export { decodeFile, type DecodeFile, type Target } from './decode.js';
 export { FASHION_MNIST_CLASSES } from './builtin.js';
+export { splitLabeled, type Split, type SplitOptions } from './splits.js';
+export { augmentBatch, weak, strong, type AugmentKind, type AugmentOptions, type Shape, type StrongOptions, type WeakOptions } from './augment.js';
+export { Sampler, type SamplerState } from './sampler.js';
+export { Rng, type RngState } from './rng.js';
