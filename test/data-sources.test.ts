@@ -247,6 +247,25 @@ describe('image folder and CSV manifest', async () => {
     assert.equal(pixel(set, 0, 0, 3, 5), 29);
   });
 
+  test('non-square images: the centre square is kept, nothing is stretched', async () => {
+    const wide = join(tmp, 'wide.png');
+    const raw = Buffer.alloc(24 * 8 * 3);
+    for (let y = 0; y < 8; y++) for (let x = 0; x < 24; x++) raw[(y * 24 + x) * 3 + Math.floor(x / 8)] = 200;
+    await sharp(raw, { raw: { width: 24, height: 8, channels: 3 } }).png().toFile(wide);
+    const px = await decodeFile(wide, { size: 8, channels: 3 });
+    assert.ok(px.subarray(0, 64).every((v) => v === 0), 'no red from the left third');
+    assert.ok(px.subarray(64, 128).every((v) => v === 200), 'all green from the centre third');
+  });
+
+  test('unlabeled CSV: path column only', async () => {
+    const csv = join(root, 'unlabeled.csv');
+    writeFileSync(csv, 'path\ndog/a.png\ncat/nested/d.png\n');
+    const set = await loadSource(csv, { ...opts, labeled: false });
+    assert.equal(set.n, 2);
+    assert.deepEqual([...set.labels], [-1, -1]);
+    await assert.rejects(loadSource(csv, opts), /no "label" column/);
+  });
+
   test('CSV label outside the class list: DataError naming file and row', async () => {
     const csv = join(root, 'bad-label.csv');
     writeFileSync(csv, 'path,label\ndog/a.png,dog\ncat/c.png,cow\n');

@@ -71,7 +71,8 @@ export async function loadSource(spec: string, options: LoadOptions): Promise<Im
     set = readCache(file);
   }
   const fromCache = set !== undefined;
-  if (!set) set = await plan.build();
+  if (set) options.onProgress?.(set.n, set.n);
+  else set = await plan.build();
 
   if (!options.labeled) hideLabels(set);
   warnSkipped(spec, set, log);
