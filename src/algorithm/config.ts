@@ -1,0 +1,146 @@
+// The training configuration in layers — defaults, then a JSON file, then flags — validated strictly: an unknown
+// key or a wrong type is an error, not a silent default. The resolved whole is saved in every run and checkpoint.
+import fs from 'node:fs';
+import { UsageError } from '../artifacts/files.js';
+import { Device, DEVICES } from '../runtime/session.js';
+import { GATE_DEFAULTS, GateConfig } from './gate.js';
+
+export type Method = 'ssmae' | 'no-gate' | 'labels-only';
+export const METHODS: readonly Method[] = ['ssmae', 'no-gate', 'labels-only'];
+
+export interface TrainConfig {
+  artifacts: string;
+  labeled: string;
+  unlabeled: string | null;   // null: the rest of the labeled source (after --labels-per-class) is the unlabeled set
+  labelsPerClass: number | null; // null: every labeled image keeps its label
+  valPerClass: number;
+  out: string;
+  method: Method;
+  steps: number;
+  device: Device;
+  threads: number | null;
+  seed: number;
+  lr: number;          // peak learning rate (after warmup)
+  minLr: number;
+  warmupSteps: number;
+  weightDecay: number;
+  clipNorm: number;
+  emaDecay: number;
+  teacher: 'ema' | 'student';
+  tau: number;
+  agree: boolean;
+  lambdaRec: number;
+  lambdaL: number;
+  lambdaU: number;
+  gate: GateConfig;
+  flip: boolean;       // horizontal flips in augmentation (off for digits and text)
+  evalEvery: number;
+  logEvery: number;
+  checkpointEvery: number;
+  cacheDir: string | null;
+}
+
+// Defaults, each with why.
+export const TRAIN_DEFAULTS: Omit<TrainConfig, 'artifacts' | 'labeled' | 'out'> = {
+  unlabeled: null,
+  labelsPerClass: null,
+  valPerClass: 10,       // enough to rank the gate's decision, few enough to leave labels for training
+  method: 'ssmae',
+  steps: 1000,
+  device: 'cpu',
+  threads: null,         // = cores
+  seed: 0,
+  lr: 1e-3,              // small ViTs from scratch train well at 1e-3 with AdamW and warmup
+  minLr: 1e-5,
+  warmupSteps: 50,
+  weightDecay: 0.05,     // MAE / DeiT
+  clipNorm: 1.0,
+  emaDecay: 0.99,        // a time constant of ~100 steps: the teacher follows within a short CPU run
+  teacher: 'ema',
+  tau: 0.95,             // FixMatch's confidence threshold
+  agree: false,
+  lambdaRec: 1,
+  lambdaL: 1,
+  lambdaU: 1,
+  gate: GATE_DEFAULTS,
+  flip: false,
+  evalEvery: 50,
+  logEvery: 10,
+  checkpointEvery: 100,
+  cacheDir: null,        // = <out>/../.cache or the run's own folder
+};
+
+type Raw = Record<string, unknown>;
+
+function checkType(key: string, value: unknown, def: unknown, where: string): void {
+  const expected = def === null ? null : typeof def;
+  if (expected === null) return; // nullable fields accept their non-null type; checked in validate()
+  if (typeof value !== expected) throw new UsageError(`${where}: '${key}' must be a ${expected}, got ${JSON.stringify(value)}`);
+}
+
+/** Merges `layer` into `base`, rejecting unknown keys and wrong types. */
+export function mergeLayer<T extends object>(base: T, layer: Raw, where: string): T {
+  const out: Raw = { ...(base as Raw) };
+  for (const [k, v] of Object.entries(layer)) {
+    if (v === undefined) continue;
+    if (!(k in out)) throw new UsageError(`${where}: unknown key '${k}'; known keys: ${Object.keys(out).join(', ')}`);
+    const d = out[k];
+    if (d !== null && typeof d === 'object' && !Array.isArray(d)) {
+      if (typeof v !== 'object' || v === null) throw new UsageError(`${where}: '${k}' must be an object`);
+      out[k] = mergeLayer(d as Raw, v as Raw, `${where}.${k}`);
+    } else {
+      if (v !== null) checkType(k, v, d, where);
+      out[k] = v;
+    }
+  }
+  return out as T;
+}
+
+export function loadConfigFile(file: string): Raw {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Raw;
+  } catch (e) {
+    throw new UsageError(`cannot read --config ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** Applies a method's fixed settings (the ablations are the same loop with some terms switched off). */
+function applyMethod(c: TrainConfig): TrainConfig {
+  switch (c.method) {
+    case 'ssmae': return c;
+    case 'no-gate': return { ...c, gate: { ...c.gate, alwaysOpen: true } };
+    case 'labels-only': return { ...c, lambdaRec: 0, lambdaU: 0 };
+  }
+}
+
+export function validate(c: TrainConfig): TrainConfig {
+  const bad = (msg: string): never => { throw new UsageError(msg); };
+  const posInt = (v: number, flag: string) => { if (!Number.isInteger(v) || v <= 0) bad(`${flag} must be a positive integer, got ${v}`); };
+  const nonNeg = (v: number, flag: string) => { if (!(Number.isFinite(v) && v >= 0)) bad(`${flag} must be ≥ 0, got ${v}`); };
+  posInt(c.steps, '--steps');
+  posInt(c.evalEvery, '--eval-every');
+  posInt(c.logEvery, '--log-every');
+  posInt(c.checkpointEvery, '--checkpoint-every');
+  posInt(c.valPerClass, '--val-per-class');
+  if (c.labelsPerClass !== null) posInt(c.labelsPerClass, '--labels-per-class');
+  if (c.threads !== null) posInt(c.threads, '--threads');
+  if (!METHODS.includes(c.method)) bad(`--method must be one of ${METHODS.join(', ')}, got ${c.method}`);
+  if (!DEVICES.includes(c.device)) bad(`--device must be one of ${DEVICES.join(', ')}, got ${c.device}`);
+  if (!['ema', 'student'].includes(c.teacher)) bad(`--teacher must be ema or student, got ${c.teacher}`);
+  if (!(c.lr > 0)) bad(`--lr must be > 0, got ${c.lr}`);
+  for (const [v, f] of [[c.minLr, '--min-lr'], [c.weightDecay, '--weight-decay'], [c.lambdaRec, '--lambda-rec'],
+    [c.lambdaL, '--lambda-l'], [c.lambdaU, '--lambda-u'], [c.warmupSteps, '--warmup-steps']] as const) nonNeg(v, f);
+  if (!(c.clipNorm > 0)) bad(`--clip-norm must be > 0, got ${c.clipNorm}`);
+  if (!(c.emaDecay >= 0 && c.emaDecay < 1)) bad(`--ema-decay must be in [0, 1), got ${c.emaDecay}`);
+  if (!(c.tau >= 0 && c.tau <= 1)) bad(`--tau must be in [0, 1], got ${c.tau}`);
+  if (!(c.gate.threshold >= 0 && c.gate.threshold <= 1)) bad(`--gate-threshold must be in [0, 1], got ${c.gate.threshold}`);
+  posInt(c.gate.patience, '--gate-patience');
+  return c;
+}
+
+export function resolveConfig(flags: Raw, file?: string): TrainConfig {
+  let c = { ...TRAIN_DEFAULTS, artifacts: '', labeled: '', out: '' } as TrainConfig;
+  if (file) c = mergeLayer(c, loadConfigFile(file), file);
+  c = mergeLayer(c, flags, 'flags');
+  return validate(applyMethod(c));
+}

@@ -1,0 +1,66 @@
+// Turning the user's sources into the three sets training needs: labeled (for ceL), validation (for the gate,
+// carved from the labeled training data — never the test split) and unlabeled (labels hidden, kept only to
+// report pseudo-label precision).
+import { loadSource, LoadOptions } from '../data/source.js';
+import { splitLabeled } from '../data/splits.js';
+import { DataError, ImageSet, Logger, classCounts } from '../data/types.js';
+
+export interface SplitData { labeled: ImageSet; val: ImageSet; unlabeled: ImageSet }
+
+export interface DataRequest {
+  labeled: string;
+  unlabeled: string | null;
+  labelsPerClass: number | null;
+  valPerClass: number;
+  seed: number;
+  size: number;
+  channels: 1 | 3;
+  classes: number;
+  cacheDir?: string;
+  log?: Logger;
+  onProgress?: LoadOptions['onProgress'];
+}
+
+export async function loadTrainingData(r: DataRequest): Promise<SplitData> {
+  const common = { size: r.size, channels: r.channels, cacheDir: r.cacheDir, log: r.log, onProgress: r.onProgress };
+  const source = await loadSource(r.labeled, { ...common, labeled: true });
+  if (source.classes.length !== r.classes) {
+    throw new DataError(`${r.labeled} has ${source.classes.length} classes (${source.classes.slice(0, 12).join(', ')}) ` +
+      `but the artifacts were exported with --classes ${r.classes}; re-export with --classes ${source.classes.length}`);
+  }
+  // Without --labels-per-class every labeled image keeps its label, up to the smallest class's count (the
+  // split draws the same number per class; extra images of larger classes join the unlabeled set).
+  const labelsPerClass = r.labelsPerClass ?? Math.max(0, Math.min(...classCounts(source)) - r.valPerClass);
+  const split = splitLabeled(source, { labelsPerClass, valPerClass: r.valPerClass, seed: r.seed });
+  let unlabeled: ImageSet = split.unlabeled;
+  if (r.unlabeled) {
+    const extra = await loadSource(r.unlabeled, { ...common, labeled: false, classes: source.classes });
+    unlabeled = unlabeled && unlabeled.n > 0 ? concatSets([unlabeled, extra]) : extra;
+  }
+  if (!unlabeled || unlabeled.n === 0) {
+    throw new DataError(`no unlabeled images: give --unlabeled DIR, or --labels-per-class N to treat the rest of ${r.labeled} as unlabeled`);
+  }
+  return { labeled: split.labeled, val: split.val, unlabeled };
+}
+
+/** Images of several sets with the same size, channels and classes, one after another. */
+export function concatSets(sets: ImageSet[]): ImageSet {
+  const n = sets.reduce((k, s) => k + s.n, 0);
+  const images = new Uint8Array(sets.reduce((k, s) => k + s.images.length, 0));
+  const labels = new Int32Array(n);
+  const hiddenLabels = new Int32Array(n).fill(-1);
+  let i = 0;
+  let off = 0;
+  for (const s of sets) {
+    images.set(s.images, off);
+    off += s.images.length;
+    labels.set(s.labels, i);
+    if (s.hiddenLabels) hiddenLabels.set(s.hiddenLabels, i);
+    i += s.n;
+  }
+  const first = sets[0];
+  return {
+    images, labels, hiddenLabels, n, channels: first.channels, size: first.size, classes: first.classes,
+    paths: sets.flatMap((s) => s.paths), skipped: sets.flatMap((s) => s.skipped),
+  };
+}

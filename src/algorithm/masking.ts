@@ -1,0 +1,25 @@
+// MAE random masking drawn in TypeScript from a seeded generator and fed to the graph as index tensors, so runs
+// are reproducible: per image a random permutation of the L patches; the first Lk stay visible.
+import { Rng } from '../data/rng.js';
+
+export interface MaskBatch {
+  idsKeep: BigInt64Array;    // [B, Lk]
+  idsRestore: BigInt64Array; // [B, L]
+  mask: Float32Array;        // [B, L], 1 = hidden
+}
+
+export function drawMasks(rng: Rng, batch: number, L: number, keep: number, out?: MaskBatch): MaskBatch {
+  const m = out ?? { idsKeep: new BigInt64Array(batch * keep), idsRestore: new BigInt64Array(batch * L), mask: new Float32Array(batch * L) };
+  const perm = new Int32Array(L);
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < L; i++) perm[i] = i;
+    rng.shuffle(perm);
+    for (let i = 0; i < L; i++) {
+      const patch = perm[i];
+      if (i < keep) m.idsKeep[b * keep + i] = BigInt(patch);
+      m.idsRestore[b * L + patch] = BigInt(i);
+      m.mask[b * L + patch] = i < keep ? 0 : 1;
+    }
+  }
+  return m;
+}

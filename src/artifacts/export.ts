@@ -1,0 +1,90 @@
+// `ssmae export`: builds the training artifacts for one model shape and writes them to a directory.
+import fs from 'node:fs';
+import path from 'node:path';
+import { serialize } from '../graph/serialize.js';
+import { FloatDType } from '../graph/types.js';
+import { countParams, initParams, paramSpecs } from '../models/params.js';
+import { modelConfig, keepCount, numPatches } from '../models/presets.js';
+import { StepShapes, buildEval, buildGradients, buildTrainStep } from '../models/step.js';
+import { BuildOptions } from '../models/vit.js';
+import { ensureWritableDir, sha256, writeFileAtomic } from './files.js';
+import { Manifest, MANIFEST_FORMAT, graphSpec } from './manifest.js';
+import { NamedTensor, encodeSafetensors } from './safetensors.js';
+import { TOOL_VERSION } from './version.js';
+import { UsageError } from './files.js';
+
+export interface ExportOptions {
+  preset: string;
+  imageSize: number;
+  channels: number;
+  classes: number;
+  dtype?: FloatDType;
+  labeledBatch?: number;
+  unlabeledBatch?: number;
+  maskRatio?: number;
+  seed?: number;
+  out: string;
+  /** Graph options (e.g. the float64 Erf stand-in for gradient checks). */
+  build?: BuildOptions;
+  /** Skip graphs not needed (tests that only check gradients). */
+  graphs?: ('train_step' | 'gradients' | 'eval')[];
+  log?: (msg: string) => void;
+}
+
+export const EXPORT_DEFAULTS = { dtype: 'float32' as FloatDType, labeledBatch: 16, unlabeledBatch: 48, maskRatio: 0.75, seed: 0 };
+
+export function exportArtifacts(o: ExportOptions): Manifest {
+  const log = o.log ?? (() => {});
+  const d = { ...EXPORT_DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as Required<ExportOptions>;
+  for (const [flag, v] of [['--batch-labeled', d.labeledBatch], ['--batch-unlabeled', d.unlabeledBatch]] as const) {
+    if (!Number.isInteger(v) || v <= 0) throw new UsageError(`${flag} must be a positive integer, got ${v}`);
+  }
+  if (!(d.maskRatio > 0 && d.maskRatio < 1)) throw new UsageError(`--mask-ratio must be in (0, 1), got ${d.maskRatio}`);
+  const cfg = modelConfig(d.preset, d.imageSize, d.channels, d.classes, d.dtype, d.maskRatio);
+  ensureWritableDir(o.out);
+  const specs = paramSpecs(cfg);
+  const shapes: StepShapes = { labeledBatch: d.labeledBatch, unlabeledBatch: d.unlabeledBatch };
+  const wanted = new Set(o.graphs ?? ['train_step', 'gradients', 'eval']);
+  const builders = {
+    train_step: () => buildTrainStep(cfg, specs, shapes, o.build),
+    gradients: () => buildGradients(cfg, specs, shapes, o.build),
+    eval: () => buildEval(cfg, specs, o.build),
+  };
+  const files: Record<string, string> = {};
+  const graphs: Manifest['graphs'] = {};
+  for (const [name, build] of Object.entries(builders)) {
+    if (!wanted.has(name as keyof typeof builders)) continue;
+    const t0 = Date.now();
+    const g = build();
+    const bytes = serialize(g, `ssmae ${name} for ${cfg.preset.name}`);
+    const file = `${name}.onnx`;
+    writeFileAtomic(path.join(o.out, file), bytes);
+    files[file] = sha256(bytes);
+    graphs[name] = graphSpec(g, file);
+    log(`  ${file}: ${g.nodes.length} nodes, ${(bytes.length / 1e6).toFixed(1)} MB (${Date.now() - t0} ms)`);
+  }
+  const init = initParams(specs, d.seed);
+  const tensors = new Map<string, NamedTensor>();
+  for (const s of specs) {
+    const v = init.get(s.name)!;
+    tensors.set(s.name, { dtype: cfg.dtype, shape: s.shape, data: cfg.dtype === 'float64' ? v : Float32Array.from(v) });
+  }
+  const weights = encodeSafetensors(tensors, { preset: cfg.preset.name, seed: String(d.seed) });
+  writeFileAtomic(path.join(o.out, 'weights.safetensors'), weights);
+  files['weights.safetensors'] = sha256(weights);
+  const manifest: Manifest = {
+    format: MANIFEST_FORMAT,
+    tool: { name: 'ssmae', version: TOOL_VERSION },
+    preset: cfg.preset,
+    imageSize: cfg.imageSize, channels: cfg.channels, classes: cfg.classes, dtype: cfg.dtype, maskRatio: cfg.maskRatio,
+    numPatches: numPatches(cfg), keep: keepCount(cfg),
+    labeledBatch: d.labeledBatch, unlabeledBatch: d.unlabeledBatch, seed: d.seed,
+    paramCount: countParams(specs),
+    parameters: specs,
+    graphs,
+    files,
+  };
+  writeFileAtomic(path.join(o.out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  if (!fs.existsSync(path.join(o.out, 'manifest.json'))) throw new Error('manifest was not written');
+  return manifest;
+}

@@ -1,0 +1,37 @@
+// manifest.json: everything needed to use an artifact directory without reading the graphs: the model's shapes,
+// every parameter, every graph's inputs and outputs, the tool version and each file's sha256.
+import { Graph } from '../graph/builder.js';
+import { DType, Dim, FloatDType } from '../graph/types.js';
+import { ParamSpec } from '../models/params.js';
+import { Preset } from '../models/presets.js';
+
+export const MANIFEST_FORMAT = 1;
+
+export interface IoSpec { name: string; dtype: DType; shape: Dim[]; doc: string }
+export interface GraphSpec { file: string; inputs: IoSpec[]; outputs: IoSpec[] }
+
+export interface Manifest {
+  format: number;
+  tool: { name: string; version: string };
+  preset: Preset;
+  imageSize: number;
+  channels: number;
+  classes: number;
+  dtype: FloatDType;
+  maskRatio: number;
+  numPatches: number;
+  keep: number;
+  labeledBatch: number;
+  unlabeledBatch: number;
+  seed: number;
+  paramCount: number;
+  parameters: ParamSpec[];
+  graphs: Record<string, GraphSpec>;
+  files: Record<string, string>; // file → sha256
+}
+
+export function graphSpec(g: Graph, file: string): GraphSpec {
+  const io = (t: { name: string; dtype: DType; shape: readonly Dim[] }): IoSpec =>
+    ({ name: t.name, dtype: t.dtype, shape: [...t.shape], doc: g.docs.get(t.name) ?? '' });
+  return { file, inputs: g.inputs.map(io), outputs: g.outputs.map(io) };
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// ssmae's command line: each command lives in its own file; this one wires them and maps errors to exit codes.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { reportError } from './errors.js';
+import { exportCommand } from './export.js';
+import { TOOL_VERSION } from '../artifacts/version.js';
+
+async function main(): Promise<void> {
+  let y = yargs(hideBin(process.argv))
+    .scriptName('ssmae')
+    .usage('$0 <command> [options]\n\nTrain Vision Transformers with few labels and many unlabeled images (Semi-Supervised MAE).')
+    .version(TOOL_VERSION)
+    .strict()
+    .demandCommand(1, 'choose a command; see --help')
+    .wrap(Math.min(120, process.stdout.columns ?? 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      console.error(`ssmae: error: ${msg}\nRun with --help for the options.`);
+      process.exit(2);
+    });
+  y = exportCommand(y);
+  await y.parseAsync();
+}
+
+main().catch(reportError);

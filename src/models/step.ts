@@ -1,0 +1,213 @@
+// The SSMAE training step as one graph body (DESIGN.md, "The SSMAE step"):
+//   1. the teacher classifies the weak views of the unlabeled images;
+//   2. the policy inputs (gate open, τ, agreement) turn its confidences into pseudo-label weights;
+//   3. the student reconstructs hidden patches of labeled + unlabeled images and classifies labeled images and the
+//      strong views of unlabeled ones: loss = λrec·rec + λl·ceL + λu·ceU;
+//   4. backward, global-norm clipping, AdamW, EMA of the teacher.
+// The body is a function of handles, so the same code builds a one-step graph or the body of an ONNX Loop.
+import { gradients } from '../autodiff/index.js';
+import { Graph } from '../graph/builder.js';
+import { FloatDType, Tensor } from '../graph/types.js';
+import { accuracy, crossEntropy, maskedCrossEntropy } from './losses.js';
+import { adamw, biasCorrection, clipFactor, emaUpdate } from './optim.js';
+import { ParamSet, ParamSpec, paramInputs } from './params.js';
+import { ModelConfig, keepCount, numPatches } from './presets.js';
+import { BuildOptions, Masking, classify, reconstructionLoss } from './vit.js';
+
+export interface StepShapes {
+  labeledBatch: number;   // Bl
+  unlabeledBatch: number; // Bu
+}
+
+export const ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+
+/** One batch of the SSMAE step; images are uint8 [B, C, H, W]. */
+export interface StepBatch {
+  labeledImages: Tensor;  // uint8 [Bl, C, H, W]
+  labels: Tensor;         // int64 [Bl]
+  weakImages: Tensor;     // uint8 [Bu, C, H, W]
+  strongImages: Tensor;   // uint8 [Bu, C, H, W]
+  masking: Masking;       // over the Bl + Bu images of the reconstruction task
+}
+
+/** Scalars that TypeScript decides between runs: the pseudo-label policy and the loss weights. */
+export interface StepPolicy {
+  gateOpen: Tensor;   // 1 or 0: pseudo-labels are used only when the gate is open
+  tau: Tensor;        // confidence threshold
+  agree: Tensor;      // 1: also require the student's strong-view prediction to match the pseudo-label
+  lambdaRec: Tensor;
+  lambdaL: Tensor;
+  lambdaU: Tensor;
+}
+
+export interface LossTerms {
+  loss: Tensor; rec: Tensor; ceL: Tensor; ceU: Tensor;
+  maskRate: Tensor; accL: Tensor;
+  pseudoLabel: Tensor;  // int64 [Bu]
+  pseudoConf: Tensor;   // [Bu]
+  pseudoWeight: Tensor; // [Bu] 1 where the pseudo-label was used
+}
+
+export function stepInputs(g: Graph, cfg: ModelConfig, shapes: StepShapes): { batch: StepBatch; policy: StepPolicy } {
+  const { labeledBatch: bl, unlabeledBatch: bu } = shapes;
+  const img = [cfg.channels, cfg.imageSize, cfg.imageSize];
+  const b = bl + bu;
+  const dt = cfg.dtype;
+  const scalar = (name: string, doc: string) => g.input(name, dt, [], doc);
+  return {
+    batch: {
+      labeledImages: g.input('images_labeled', 'uint8', [bl, ...img], 'labeled images, uint8 NCHW'),
+      labels: g.input('labels', 'int64', [bl], 'class index of each labeled image'),
+      weakImages: g.input('images_weak', 'uint8', [bu, ...img], 'weak views of the unlabeled images (teacher, reconstruction)'),
+      strongImages: g.input('images_strong', 'uint8', [bu, ...img], 'strong views of the same unlabeled images (student)'),
+      masking: {
+        idsKeep: g.input('ids_keep', 'int64', [b, keepCount(cfg)], 'visible patch indices per image (labeled first, then unlabeled)'),
+        idsRestore: g.input('ids_restore', 'int64', [b, numPatches(cfg)], 'inverse of the patch shuffle'),
+        mask: g.input('mask', dt, [b, numPatches(cfg)], '1 where a patch is hidden'),
+      },
+    },
+    policy: {
+      gateOpen: scalar('gate_open', '1 when the validation gate is open, else 0'),
+      tau: scalar('tau', 'confidence threshold for pseudo-labels'),
+      agree: scalar('agree', '1 to require weak/strong agreement for a pseudo-label'),
+      lambdaRec: scalar('lambda_rec', 'weight of the reconstruction loss'),
+      lambdaL: scalar('lambda_l', 'weight of the labeled cross-entropy'),
+      lambdaU: scalar('lambda_u', 'weight of the pseudo-label cross-entropy'),
+    },
+  };
+}
+
+/** Steps 1–3: teacher, selection, student losses. */
+export function lossTerms(g: Graph, cfg: ModelConfig, W: ParamSet, T: ParamSet, batch: StepBatch, policy: StepPolicy,
+  opts: BuildOptions = {}): LossTerms {
+  const dt = cfg.dtype;
+  const bl = batch.labeledImages.shape[0] as number;
+  const bu = batch.weakImages.shape[0] as number;
+  // 1. teacher on weak views
+  const teacherProbs = g.scope('teacher', () => g.softmax(classify(g, cfg, T, batch.weakImages, opts), -1)); // [Bu, K]
+  const pseudoConf = g.reduceMax(teacherProbs, [1], false);                    // [Bu]
+  const pseudoLabel = g.argMax(teacherProbs, 1);                               // [Bu]
+  // 3a. student classification of labeled images and strong views together
+  const logits = classify(g, cfg, W, g.concat([batch.labeledImages, batch.strongImages], 0), opts); // [Bl+Bu, K]
+  const logitsL = g.slice(logits, [0], [0], [bl]);
+  const logitsU = g.slice(logits, [0], [bl], [bl + bu]);
+  // 2. selection: gate · [conf ≥ τ] · (agreement if asked)
+  const confident = g.cast(g.greaterOrEqual(pseudoConf, policy.tau), dt);
+  const agrees = g.cast(g.equal(g.argMax(logitsU, 1), pseudoLabel), dt);
+  const one = g.scalar(dt, 1);
+  const agreeFactor = g.add(g.sub(one, policy.agree), g.mul(policy.agree, agrees));
+  const pseudoWeight = g.mul(g.mul(confident, agreeFactor), policy.gateOpen);  // [Bu]
+  // 3b. losses
+  const ceL = crossEntropy(g, logitsL, batch.labels);
+  const ceU = maskedCrossEntropy(g, logitsU, pseudoLabel, pseudoWeight);
+  const images = g.concat([batch.labeledImages, batch.weakImages], 0);
+  const rec = reconstructionLoss(g, cfg, W, images, batch.masking, opts);
+  const loss = g.add(g.add(g.mul(policy.lambdaRec, rec), g.mul(policy.lambdaL, ceL)), g.mul(policy.lambdaU, ceU));
+  return {
+    loss, rec, ceL, ceU, pseudoLabel, pseudoConf, pseudoWeight,
+    maskRate: g.reduceMean(pseudoWeight, [0], false),
+    accL: accuracy(g, logitsL, batch.labels),
+  };
+}
+
+export interface OptimState { p: ParamSet; m: ParamSet; v: ParamSet; ema: ParamSet }
+export interface OptimHyper {
+  step: Tensor; lr: Tensor; weightDecay: Tensor; clipNorm: Tensor; emaDecay: Tensor;
+}
+
+export function optimInputs(g: Graph, specs: readonly ParamSpec[], dtype: FloatDType): { state: OptimState; hyper: OptimHyper } {
+  const scalar = (name: string, doc: string) => g.input(name, dtype, [], doc);
+  return {
+    state: {
+      p: paramInputs(g, specs, dtype, 'p.', 'student parameter'),
+      m: paramInputs(g, specs, dtype, 'm.', 'AdamW first moment'),
+      v: paramInputs(g, specs, dtype, 'v.', 'AdamW second moment'),
+      ema: paramInputs(g, specs, dtype, 'ema.', 'teacher (EMA) parameter; feed p.* for a student teacher'),
+    },
+    hyper: {
+      step: scalar('step', 'the optimizer step being taken, 1 for the first (bias correction)'),
+      lr: scalar('lr', 'learning rate'),
+      weightDecay: scalar('weight_decay', 'AdamW decoupled weight decay'),
+      clipNorm: scalar('clip_norm', 'global gradient-norm clip'),
+      emaDecay: scalar('ema_decay', 'teacher EMA decay'),
+    },
+  };
+}
+
+export interface StepResult { state: OptimState; terms: LossTerms; gradNorm: Tensor }
+
+/** Steps 1–4: the whole SSMAE step as one body. */
+export function stepBody(g: Graph, cfg: ModelConfig, specs: readonly ParamSpec[], state: OptimState, hyper: OptimHyper,
+  batch: StepBatch, policy: StepPolicy, opts: BuildOptions = {}): StepResult {
+  const terms = lossTerms(g, cfg, state.p, state.ema, batch, policy, opts);
+  const trainable = specs.filter((s) => s.trainable);
+  const grads = g.scope('backward', () => gradients(g, terms.loss, trainable.map((s) => state.p[s.name])));
+  const out: OptimState = { p: { ...state.p }, m: { ...state.m }, v: { ...state.v }, ema: {} };
+  const { norm, factor } = g.scope('clip', () => clipFactor(g, grads, hyper.clipNorm));
+  g.scope('adamw', () => {
+    const ah = { lr: hyper.lr, weightDecay: hyper.weightDecay, step: hyper.step, ...ADAM };
+    const bc = biasCorrection(g, ah);
+    trainable.forEach((s, i) => {
+      const r = adamw(g, { param: state.p[s.name], m: state.m[s.name], v: state.v[s.name], grad: g.mul(grads[i], factor), decay: s.decay }, ah, bc);
+      out.p[s.name] = r.param;
+      out.m[s.name] = r.m;
+      out.v[s.name] = r.v;
+    });
+  });
+  g.scope('ema', () => {
+    for (const s of specs) out.ema[s.name] = emaUpdate(g, state.ema[s.name], out.p[s.name], hyper.emaDecay);
+  });
+  return { state: out, terms, gradNorm: norm };
+}
+
+/** Names of the per-step statistics every step graph outputs, in order. */
+export const STAT_OUTPUTS = ['loss', 'rec_loss', 'ce_labeled', 'ce_pseudo', 'pseudo_mask_rate', 'acc_labeled', 'grad_norm'] as const;
+
+function statTensors(terms: LossTerms, gradNorm?: Tensor): Tensor[] {
+  const t = [terms.loss, terms.rec, terms.ceL, terms.ceU, terms.maskRate, terms.accL];
+  return gradNorm ? [...t, gradNorm] : t;
+}
+
+/** train_step.onnx: one SSMAE step; state in, new state and statistics out. */
+export function buildTrainStep(cfg: ModelConfig, specs: readonly ParamSpec[], shapes: StepShapes, opts: BuildOptions = {}): Graph {
+  const g = new Graph('ssmae_train_step');
+  const { state, hyper } = optimInputs(g, specs, cfg.dtype);
+  const { batch, policy } = stepInputs(g, cfg, shapes);
+  const r = stepBody(g, cfg, specs, state, hyper, batch, policy, opts);
+  for (const kind of ['p', 'm', 'v', 'ema'] as const) {
+    for (const s of specs) g.output(r.state[kind][s.name], `new.${kind}.${s.name}`, `updated ${kind}.${s.name}`);
+  }
+  statTensors(r.terms, r.gradNorm).forEach((t, i) => g.output(t, STAT_OUTPUTS[i]));
+  g.output(r.terms.pseudoLabel, 'pseudo_label', 'teacher argmax per unlabeled image');
+  g.output(r.terms.pseudoConf, 'pseudo_conf', 'teacher confidence per unlabeled image');
+  g.output(r.terms.pseudoWeight, 'pseudo_weight', '1 where the pseudo-label was used');
+  return g;
+}
+
+/** gradients.onnx: loss terms and the gradient of every trainable parameter; no optimizer. */
+export function buildGradients(cfg: ModelConfig, specs: readonly ParamSpec[], shapes: StepShapes, opts: BuildOptions = {}): Graph {
+  const g = new Graph('ssmae_gradients');
+  const p = paramInputs(g, specs, cfg.dtype, 'p.', 'student parameter');
+  const ema = paramInputs(g, specs, cfg.dtype, 'ema.', 'teacher parameter');
+  const { batch, policy } = stepInputs(g, cfg, shapes);
+  const terms = lossTerms(g, cfg, p, ema, batch, policy, opts);
+  const trainable = specs.filter((s) => s.trainable);
+  const grads = g.scope('backward', () => gradients(g, terms.loss, trainable.map((s) => p[s.name])));
+  statTensors(terms).forEach((t, i) => g.output(t, STAT_OUTPUTS[i]));
+  trainable.forEach((s, i) => g.output(grads[i], `grad.${s.name}`, `d loss / d ${s.name}`));
+  return g;
+}
+
+/** eval.onnx: parameters + uint8 images [N, C, H, W] (N symbolic) → logits [N, K]. */
+export function buildEval(cfg: ModelConfig, specs: readonly ParamSpec[], opts: BuildOptions = {}): Graph {
+  const g = new Graph('ssmae_eval');
+  const p = paramInputs(g, evalSpecs(specs), cfg.dtype, 'p.', 'parameter');
+  const images = g.input('images', 'uint8', ['N', cfg.channels, cfg.imageSize, cfg.imageSize], 'uint8 images NCHW');
+  g.output(classify(g, cfg, p, images, opts), 'logits', 'class scores [N, K]');
+  return g;
+}
+
+/** The parameters classification uses (the MAE decoder is only for reconstruction). */
+export function evalSpecs(specs: readonly ParamSpec[]): ParamSpec[] {
+  return specs.filter((s) => !s.name.startsWith('dec.'));
+}

@@ -1,0 +1,49 @@
+// Random but fixed inputs for the exported step graphs of a manifest (tests only).
+import { loadInitialWeights, Artifacts } from '../../src/artifacts/load.js';
+import { drawMasks } from '../../src/algorithm/masking.js';
+import { Rng } from '../../src/data/rng.js';
+import { HostTensor, hostTensor, scalarTensor } from '../../src/runtime/tensor.js';
+import { typedArrayFor } from '../../src/graph/types.js';
+
+export function batchFeeds(a: Artifacts, seed: number): Record<string, HostTensor> {
+  const m = a.manifest;
+  const dt = m.dtype;
+  const rng = new Rng(seed);
+  const B = m.labeledBatch + m.unlabeledBatch;
+  const img = (n: number) => hostTensor('uint8', [n, m.channels, m.imageSize, m.imageSize],
+    Uint8Array.from({ length: n * m.channels * m.imageSize * m.imageSize }, () => rng.int(256)));
+  const mk = drawMasks(rng, B, m.numPatches, m.keep);
+  return {
+    images_labeled: img(m.labeledBatch),
+    labels: hostTensor('int64', [m.labeledBatch], BigInt64Array.from({ length: m.labeledBatch }, () => BigInt(rng.int(m.classes)))),
+    images_weak: img(m.unlabeledBatch),
+    images_strong: img(m.unlabeledBatch),
+    ids_keep: hostTensor('int64', [B, m.keep], mk.idsKeep),
+    ids_restore: hostTensor('int64', [B, m.numPatches], mk.idsRestore),
+    mask: hostTensor(dt, [B, m.numPatches], dt === 'float64' ? Float64Array.from(mk.mask) : mk.mask),
+  };
+}
+
+export function policyFeeds(a: Artifacts, values: Record<string, number>): Record<string, HostTensor> {
+  const out: Record<string, HostTensor> = {};
+  for (const [k, v] of Object.entries(values)) out[k] = scalarTensor(a.manifest.dtype, v);
+  return out;
+}
+
+/** p.* and ema.* from the initial weights (ema perturbed so the teacher differs from the student), m.*, v.* zero. */
+export function stateFeeds(a: Artifacts, kinds: readonly string[], seed = 7): Record<string, HostTensor> {
+  const w = loadInitialWeights(a);
+  const rng = new Rng(seed);
+  const out: Record<string, HostTensor> = {};
+  for (const s of a.manifest.parameters) {
+    const init = w.get(s.name)!.data as Float32Array | Float64Array;
+    for (const k of kinds) {
+      let data = typedArrayFor(a.manifest.dtype, init.length) as Float32Array | Float64Array;
+      if (k === 'p') data.set(init);
+      if (k === 'ema') for (let i = 0; i < init.length; i++) data[i] = init[i] + 0.05 * rng.normal();
+      if (k === 'v') data = data.map(() => 0);
+      out[`${k}.${s.name}`] = hostTensor(a.manifest.dtype, s.shape, data);
+    }
+  }
+  return out;
+}
