@@ -30,7 +30,11 @@ export async function loadTrainingData(r: DataRequest): Promise<SplitData> {
   }
   // Without --labels-per-class every labeled image keeps its label, up to the smallest class's count (the
   // split draws the same number per class; extra images of larger classes join the unlabeled set).
-  const labelsPerClass = r.labelsPerClass ?? Math.max(0, Math.min(...classCounts(source)) - r.valPerClass);
+  const labelsPerClass = r.labelsPerClass ?? Math.min(...classCounts(source)) - r.valPerClass;
+  if (labelsPerClass < 1) {
+    throw new DataError(`${r.labeled}: its smallest class has ${Math.min(...classCounts(source))} images, all taken by ` +
+      `--val-per-class ${r.valPerClass}; add labeled images or lower --val-per-class`);
+  }
   const split = splitLabeled(source, { labelsPerClass, valPerClass: r.valPerClass, seed: r.seed });
   let unlabeled: ImageSet = split.unlabeled;
   if (r.unlabeled) {

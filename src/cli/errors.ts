@@ -2,7 +2,7 @@
 // (bad flag, missing file, bad data: one line that says what to do), 3 training diverged (NaN/inf loss).
 import { UsageError } from '../artifacts/files.js';
 import { ConfigError } from '../models/presets.js';
-class DivergedError extends Error {}
+import { DivergedError } from '../algorithm/trainer.js';
 
 
 const USER_ERRORS = ['UsageError', 'ConfigError', 'DataError', 'ShapeError'];

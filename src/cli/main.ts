@@ -4,6 +4,10 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { reportError } from './errors.js';
 import { exportCommand } from './export.js';
+import { trainCommand } from './train.js';
+import { evalCommand } from './eval.js';
+import { pseudoLabelCommand } from './pseudo-label.js';
+import { exportModelCommand } from './export-model.js';
 import { TOOL_VERSION } from '../artifacts/version.js';
 
 async function main(): Promise<void> {
@@ -20,6 +24,10 @@ async function main(): Promise<void> {
       process.exit(2);
     });
   y = exportCommand(y);
+  y = trainCommand(y);
+  y = evalCommand(y);
+  y = pseudoLabelCommand(y);
+  y = exportModelCommand(y);
   await y.parseAsync();
 }
 

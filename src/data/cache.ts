@@ -10,7 +10,7 @@ import type { ImageSet } from './types.js';
 
 const MAGIC = 'SSMAEIC1';
 // Bump when decoding changes in a way that alters pixels, so old caches stop matching.
-export const DECODER_VERSION = 1;
+export const DECODER_VERSION = 2;
 const CHUNK = 1 << 28; // readSync/writeSync move at most 2 GiB per call
 
 interface Header {

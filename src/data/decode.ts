@@ -73,6 +73,12 @@ export async function convertRaw(
     hwcToChw(hwc, size, size, srcChannels, channels, dst, offset);
     return;
   }
+  if (height === width && size < height && (srcChannels === 1 || channels === 3)) {
+    // Square downscaling (MNIST 28 → 16, CIFAR 32 → 16) by exact area averaging in JavaScript: ~100× faster than
+    // a sharp call per tiny image, which dominated loading 60k-image sources.
+    areaDownscale(hwc, height, srcChannels, size, channels, dst, offset);
+    return;
+  }
   let pipeline = sharp(hwc, { raw: { width, height, channels: srcChannels } });
   if (!sameSize) pipeline = pipeline.resize(size, size, { fit: 'cover', position: 'centre' });
   if (channels === 1 && srcChannels === 3) pipeline = pipeline.grayscale();
@@ -80,9 +86,43 @@ export async function convertRaw(
   hwcToChw(data, size, size, info.channels, channels, dst, offset);
 }
 
+/** Area-average downscale of a square HWC image to [channels, size, size] (gray replicated to RGB if asked). */
+export function areaDownscale(hwc: Uint8Array, side: number, srcChannels: number, size: number, channels: number,
+  dst: Uint8Array, offset: number): void {
+  const scale = side / size; // source pixels per target pixel, > 1
+  // Per target coordinate: the source pixels it covers and each one's coverage weight.
+  const spans: { start: number; weights: number[] }[] = [];
+  for (let t = 0; t < size; t++) {
+    const a = t * scale;
+    const b = a + scale;
+    const start = Math.floor(a);
+    const weights: number[] = [];
+    for (let s = start; s < Math.min(side, Math.ceil(b)); s++) weights.push(Math.min(b, s + 1) - Math.max(a, s));
+    spans.push({ start, weights });
+  }
+  const area = scale * scale;
+  for (let c = 0; c < channels; c++) {
+    const sc = srcChannels === 1 ? 0 : c;
+    for (let y = 0; y < size; y++) {
+      const sy = spans[y];
+      for (let x = 0; x < size; x++) {
+        const sx = spans[x];
+        let acc = 0;
+        for (let i = 0; i < sy.weights.length; i++) {
+          const row = (sy.start + i) * side;
+          for (let j = 0; j < sx.weights.length; j++) acc += sy.weights[i] * sx.weights[j] * hwc[(row + sx.start + j) * srcChannels + sc];
+        }
+        dst[offset + (c * size + y) * size + x] = Math.min(255, Math.round(acc / area));
+      }
+    }
+  }
+}
+
 /** True when `convertRaw` will need sharp (so callers can decide whether it is worth parallelising). */
 export function rawNeedsSharp(height: number, width: number, srcChannels: number, target: Target): boolean {
-  return !(height === target.size && width === target.size && (srcChannels === 1 || target.channels === 3));
+  const channelsOk = srcChannels === 1 || target.channels === 3;
+  const downscale = height === width && target.size < height;
+  return !(channelsOk && ((height === target.size && width === target.size) || downscale));
 }
 
 /**

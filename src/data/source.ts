@@ -20,7 +20,7 @@ import { listLabeledFolder, listUnlabeledFolder, type Listing } from './folder.j
 import { idxImages, readIdx } from './idx.js';
 import { listManifest } from './manifest.js';
 import { rawImages, type RawRecords } from './raw.js';
-import { DataError, defaultLogger, type ImageSet, type Logger } from './types.js';
+import { DataError, defaultLogger, subset, type ImageSet, type Logger } from './types.js';
 
 export interface LoadOptions {
   size: number;
@@ -36,6 +36,8 @@ export interface LoadOptions {
   log?: Logger;
   /** Decodes in flight at once (default 8). */
   concurrency?: number;
+  /** Only this slice of the source: shard `index` of `count` contiguous, near-equal parts in listing order. */
+  shard?: { index: number; count: number };
   /** The file decoder; replaceable so tests can count or fake decodes. */
   decode?: DecodeFile;
 }
@@ -43,6 +45,8 @@ export interface LoadOptions {
 /** A parsed source: what identifies its content (for the cache key) and how to build it. */
 interface Plan {
   fingerprint: unknown;
+  /** True when the plan already holds only the requested shard. */
+  sharded?: boolean;
   build(): Promise<ImageSet>;
 }
 
@@ -66,6 +70,7 @@ export async function loadSource(spec: string, options: LoadOptions): Promise<Im
       labeled: options.labeled,
       classes: options.classes ?? null,
       fingerprint: plan.fingerprint,
+      shard: options.shard ?? null,
     });
     file = cacheFile(options.cacheDir, spec, key);
     set = readCache(file);
@@ -82,6 +87,21 @@ export async function loadSource(spec: string, options: LoadOptions): Promise<Im
   }
   if (file && !fromCache) writeCache(file, set);
   return set;
+}
+
+/** [start, end) of shard `index` of `count` over n items: contiguous, sizes differ by at most one. */
+export function shardRange(n: number, shard: { index: number; count: number }): [number, number] {
+  const { index, count } = shard;
+  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 0 || index >= count) {
+    throw new DataError(`shard ${index}/${count} is not valid; use i/N with 0 ≤ i < N, e.g. --shard 0/4`);
+  }
+  return [Math.floor((n * index) / count), Math.floor((n * (index + 1)) / count)];
+}
+
+function shardListing(listing: Listing, shard: LoadOptions['shard']): Listing & { sharded?: boolean } {
+  if (!shard) return listing;
+  const [a, b] = shardRange(listing.files.length, shard);
+  return { ...listing, files: listing.files.slice(a, b), sharded: true };
 }
 
 /** The spec with any path made absolute, so the same data named from two folders shares a cache entry. */
@@ -120,7 +140,7 @@ async function planSource(spec: string, options: LoadOptions): Promise<Plan> {
       return cifarPlan(scheme === 'cifar10-bin' ? 10 : 100, rest, target, options);
     case 'csv': {
       const listing = await listManifest(rest, options.labeled, options.classes);
-      return filesPlan(listing, target, options);
+      return filesPlan(shardListing(listing, options.shard), target, options);
     }
     default: {
       const st = statSync(rest, { throwIfNoEntry: false });
@@ -131,7 +151,7 @@ async function planSource(spec: string, options: LoadOptions): Promise<Plan> {
         );
       }
       const listing = options.labeled ? listLabeledFolder(rest, options.classes) : listUnlabeledFolder(rest, options.classes);
-      return filesPlan(listing, target, options);
+      return filesPlan(shardListing(listing, options.shard), target, options);
     }
   }
 }
@@ -227,10 +247,11 @@ function cifarPlan(kind: CifarKind, rest: string, target: Target, options: LoadO
   };
 }
 
-function filesPlan(listing: Listing, target: Target, options: LoadOptions): Plan {
+function filesPlan(listing: Listing & { sharded?: boolean }, target: Target, options: LoadOptions): Plan {
   const decode = options.decode ?? decodeFile;
   const { files } = listing;
   return {
+    sharded: listing.sharded,
     fingerprint: {
       files: files.map((f) => [resolve(f.path), f.bytes, f.mtimeMs, f.label]),
       classes: listing.classes,

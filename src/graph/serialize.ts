@@ -62,7 +62,7 @@ export function graphProto(g: Graph): onnxProto.onnx.IGraphProto {
   };
 }
 
-export function serialize(g: Graph, doc = ''): Uint8Array {
+export function serialize(g: Graph, doc = '', metadata: Record<string, string> = {}): Uint8Array {
   validate(g);
   const model: onnxProto.onnx.IModelProto = {
     irVersion: IR_VERSION,
@@ -70,6 +70,7 @@ export function serialize(g: Graph, doc = ''): Uint8Array {
     docString: doc,
     opsetImport: [{ domain: '', version: OPSET }],
     graph: graphProto(g),
+    metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
   };
   return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
 }

@@ -1,0 +1,72 @@
+// Assembles each step's batch: labeled images (weak view) with labels, and unlabeled images as a weak and a strong
+// view, from seeded samplers and augmenters whose states go into checkpoints. Buffers are reused step to step.
+import { augmentBatch } from '../data/augment.js';
+import { Rng, RngState } from '../data/rng.js';
+import { Sampler, SamplerState } from '../data/sampler.js';
+import { Manifest } from '../artifacts/manifest.js';
+import { HostTensor, hostTensor } from '../runtime/tensor.js';
+import type { TrainConfig } from './config.js';
+import type { SplitData } from './data.js';
+
+export interface Batch {
+  feeds: Record<string, HostTensor>;
+  /** True labels of the unlabeled images in this batch (-1 unknown): for pseudo-label precision only. */
+  hiddenLabels: Int32Array;
+}
+
+export class BatchSource {
+  private labeledSampler: Sampler;
+  private unlabeledSampler: Sampler;
+  private augRng: Rng;
+  private readonly bl: number;
+  private readonly bu: number;
+  private readonly dims: number[];
+
+  constructor(private readonly data: SplitData, m: Manifest, private readonly cfg: Pick<TrainConfig, 'seed' | 'flip'>) {
+    this.bl = m.labeledBatch;
+    this.bu = m.unlabeledBatch;
+    this.dims = [m.channels, m.imageSize, m.imageSize];
+    this.labeledSampler = new Sampler(data.labeled.n, cfg.seed * 2 + 1);
+    this.unlabeledSampler = new Sampler(data.unlabeled.n, cfg.seed * 2 + 2);
+    this.augRng = Rng.derive(cfg.seed, 'augment');
+  }
+
+  rngStates(): Record<string, RngState> { return { augment: this.augRng.state() }; }
+  samplerStates(): Record<string, SamplerState> {
+    return { labeled: this.labeledSampler.state(), unlabeled: this.unlabeledSampler.state() };
+  }
+  restore(rngs: Record<string, RngState>, samplers: Record<string, unknown>): void {
+    this.augRng = new Rng(rngs.augment);
+    this.labeledSampler = new Sampler(this.data.labeled.n, samplers.labeled as SamplerState);
+    this.unlabeledSampler = new Sampler(this.data.unlabeled.n, samplers.unlabeled as SamplerState);
+  }
+
+  private views(set: SplitData['labeled'], idx: Int32Array, kind: 'weak' | 'strong'): Uint8Array {
+    // Crop padding scales with the image: FixMatch's 4 pixels on 32×32 is 1/8 of the side.
+    const pad = Math.max(1, Math.round(this.dims[1] / 8));
+    // Strong views at half of RandAugment's top magnitude and a smaller cutout: at full strength small images
+    // (16–32 px) lose the object, and the pseudo-label loss turns into noise.
+    return augmentBatch(set, idx, kind, this.augRng, { weak: { flip: this.cfg.flip, pad }, strong: { n: 2, magnitude: 5, cutout: 0.3 } });
+  }
+
+  next(): Batch {
+    const { labeled, unlabeled } = this.data;
+    const li = this.labeledSampler.next(this.bl);
+    const ui = this.unlabeledSampler.next(this.bu);
+    const labels = new BigInt64Array(this.bl);
+    for (let i = 0; i < this.bl; i++) labels[i] = BigInt(labeled.labels[li[i]]);
+    const hidden = new Int32Array(this.bu);
+    for (let i = 0; i < this.bu; i++) hidden[i] = unlabeled.hiddenLabels ? unlabeled.hiddenLabels[ui[i]] : -1;
+    const weakU = this.views(unlabeled, ui, 'weak');
+    const strongU = this.views(unlabeled, ui, 'strong');
+    return {
+      feeds: {
+        images_labeled: hostTensor('uint8', [this.bl, ...this.dims], this.views(labeled, li, 'weak')),
+        labels: hostTensor('int64', [this.bl], labels),
+        images_weak: hostTensor('uint8', [this.bu, ...this.dims], weakU),
+        images_strong: hostTensor('uint8', [this.bu, ...this.dims], strongU),
+      },
+      hiddenLabels: hidden,
+    };
+  }
+}

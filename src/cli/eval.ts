@@ -1,0 +1,50 @@
+import type { Argv } from 'yargs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Classifier, predictions } from '../algorithm/classifier.js';
+import { loadRun } from '../algorithm/run.js';
+import { writeFileAtomic } from '../artifacts/files.js';
+import { loadSource } from '../data/source.js';
+
+export function evalCommand(y: Argv) {
+  return y.command('eval', 'Evaluate a trained run on a labeled source: accuracy, per-class accuracy, confusion matrix',
+    (a) => a
+      .option('run', { type: 'string', demandOption: true, describe: 'run directory written by ssmae train' })
+      .option('data', { type: 'string', demandOption: true, describe: 'labeled source (same forms as train --labeled), e.g. mnist:test' })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON object (accuracy, per_class, confusion, n) instead of tables' })
+      .option('confusion', { type: 'string', describe: 'where to write the confusion matrix CSV (default RUN/confusion.csv)' })
+      .option('device', { choices: ['cpu', 'cuda', 'webgpu'] as const, default: 'cpu' as const })
+      .example('$0 eval --run runs/mnist --data mnist:test', 'test accuracy of a run')
+      .example('$0 eval --run runs/pets --data data/test/ --json | jq .accuracy', 'for CI'),
+    async (a) => {
+      const run = loadRun(a.run);
+      const m = run.artifacts.manifest;
+      const set = await loadSource(a.data, { size: m.imageSize, channels: m.channels as 1 | 3, labeled: true, classes: run.classes });
+      const clf = await Classifier.create(run.artifacts, run.weights, { device: a.device });
+      const t0 = Date.now();
+      const { label } = predictions(await clf.logits(set.images, set.n), m.classes);
+      await clf.release();
+      const K = run.classes.length;
+      const confusion = Array.from({ length: K }, () => new Array<number>(K).fill(0)); // [true][predicted]
+      for (let i = 0; i < set.n; i++) confusion[set.labels[i]][label[i]]++;
+      const correct = confusion.reduce((s, row, i) => s + row[i], 0);
+      const perClass = Object.fromEntries(run.classes.map((c, i) => {
+        const total = confusion[i].reduce((s, v) => s + v, 0);
+        return [c, total ? confusion[i][i] / total : null];
+      }));
+      const csvFile = a.confusion ?? path.join(a.run, 'confusion.csv');
+      const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+      writeFileAtomic(csvFile, ['true\\predicted', ...run.classes].map(quote).join(',') + '\n' +
+        confusion.map((row, i) => [quote(run.classes[i]), ...row].join(',')).join('\n') + '\n');
+      const result = { accuracy: correct / set.n, n: set.n, skipped: set.skipped.length, per_class: perClass, confusion, confusion_csv: csvFile, step: run.step };
+      if (a.json) {
+        console.log(JSON.stringify(result));
+        return;
+      }
+      console.log(`${a.data}: accuracy ${(result.accuracy * 100).toFixed(2)}% on ${set.n} images (run ${a.run} at step ${run.step}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      const w = Math.max(5, ...run.classes.map((c) => c.length));
+      for (const c of run.classes) console.log(`  ${c.padEnd(w)}  ${perClass[c] === null ? '   -' : ((perClass[c] as number) * 100).toFixed(1).padStart(5)}%`);
+      console.log(`confusion matrix (rows: true class, columns: predicted): ${csvFile}`);
+      if (!fs.existsSync(csvFile)) throw new Error('confusion matrix was not written');
+    });
+}
