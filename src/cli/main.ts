@@ -16,6 +16,8 @@ async function main(): Promise<void> {
     .usage('$0 <command> [options]\n\nTrain Vision Transformers with few labels and many unlabeled images (Semi-Supervised MAE).')
     .version(TOOL_VERSION)
     .strict()
+    // A flag given twice takes its last value (as in most CLIs), instead of becoming an array no option expects.
+    .parserConfiguration({ 'duplicate-arguments-array': false })
     .demandCommand(1, 'choose a command; see --help')
     .wrap(Math.min(120, process.stdout.columns ?? 100))
     .fail((msg, err) => {

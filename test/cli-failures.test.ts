@@ -1,0 +1,135 @@
+// Failures that must not lose work: a diverged loss stops train with exit 3 naming the step and a loadable last
+// checkpoint; a crash while a checkpoint is being written leaves the previous checkpoint loadable, unchanged.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import sharp from 'sharp';
+import { CHECKPOINT_FILE, Checkpoint, loadCheckpoint, saveCheckpoint } from '../src/algorithm/checkpoint.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ssmae-cli-fail-'));
+const here = path.dirname(new URL(import.meta.url).pathname);
+const CLI = path.resolve(here, '../src/cli/main.js');
+
+function cli(...args: string[]) {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+}
+
+test('a non-finite loss (--lr 1e30) exits 3 naming the step and the last good checkpoint, which still loads', async () => {
+  const labeled = path.join(tmp, 'labeled');
+  for (const [k, c] of ['a', 'b'].entries()) {
+    for (let i = 0; i < 4; i++) {
+      fs.mkdirSync(path.join(labeled, c), { recursive: true });
+      const px = Buffer.alloc(64, 60 + 120 * k + i);
+      await sharp(px, { raw: { width: 8, height: 8, channels: 1 } }).png().toFile(path.join(labeled, c, `${i}.png`));
+    }
+  }
+  const art = path.join(tmp, 'art');
+  const e = cli('export', '--preset', 'vit-micro-p4', '--image-size', '8', '--channels', '1', '--classes', '2',
+    '--batch-labeled', '4', '--batch-unlabeled', '4', '--out', art);
+  assert.equal(e.status, 0, e.stderr);
+  const run = path.join(tmp, 'run');
+  const base = ['train', '--artifacts', art, '--labeled', labeled, '--labels-per-class', '2', '--val-per-class', '1',
+    '--out', run, '--quiet', '--threads', '1', '--warmup-steps', '0'];
+  // Three good steps (a checkpoint at step 3, the end of that leg), then resume with a learning rate that blows up.
+  const good = cli(...base, '--steps', '3', '--checkpoint-every', '2');
+  assert.equal(good.status, 0, good.stderr);
+  const ckpt = path.join(run, CHECKPOINT_FILE);
+  const before = fs.readFileSync(ckpt);
+  const r = cli(...base, '--steps', '40', '--checkpoint-every', '10', '--resume', '--lr', '1e30', '--clip-norm', '1e30');
+  assert.equal(r.status, 3, `expected exit 3, got ${r.status}:\n${r.stderr}`);
+  const line = r.stderr.trim().split('\n').filter((l) => l.startsWith('ssmae: error:'));
+  assert.equal(line.length, 1, r.stderr);
+  const m = /loss is (NaN|-?Infinity) at step (\d+)\b.*Last good checkpoint: (\S+) \(step (\d+)\)/.exec(line[0]);
+  assert.ok(m, line[0]);
+  const step = Number(m[2]);
+  assert.ok(step > 3 && step <= 40, line[0]);
+  assert.equal(m[3], ckpt);
+  const c = loadCheckpoint(m[3]);
+  assert.equal(Number(m[4]), c.loop.step, `the message names step ${m[4]} but the checkpoint holds step ${c.loop.step}`);
+  assert.ok(c.loop.step >= 3 && c.loop.step < step);
+  for (const [name, t] of c.model.p) assert.ok(t.every(Number.isFinite), `${name} is not finite in the last good checkpoint`);
+  if (c.loop.step === 3) assert.ok(fs.readFileSync(ckpt).equals(before));
+  // A fresh run that diverges before its first checkpoint says so.
+  const fresh = cli(...base, '--out', path.join(tmp, 'fresh'), '--steps', '40', '--checkpoint-every', '100', '--lr', '1e30', '--clip-norm', '1e30');
+  assert.equal(fresh.status, 3, fresh.stderr);
+  assert.match(fresh.stderr, /No checkpoint was written yet/);
+});
+
+function sampleCheckpoint(step: number): { c: Checkpoint; shapes: Map<string, number[]> } {
+  const shapes = new Map([['w', [3, 5]], ['b', [5]]]);
+  const fill = (n: number, k: number) => Float32Array.from({ length: n }, (_, i) => step * 100 + k * 10 + i / 7);
+  const kinds = ['p', 'm', 'v', 'ema'] as const;
+  const model = Object.fromEntries(kinds.map((kind, k) => [kind, new Map([['w', fill(15, k)], ['b', fill(5, k + 4)]])])) as unknown as Checkpoint['model'];
+  // Big enough that a write is not one small block.
+  model.p.set('big', new Float32Array(1 << 20).fill(step));
+  shapes.set('big', [1 << 20]);
+  for (const kind of kinds.slice(1)) model[kind].set('big', new Float32Array(1 << 20));
+  return {
+    c: { model, loop: { step, gate: { open: false, streak: 0, openedAt: null } as never, rngs: { mask: [1, 2, 3, step] }, samplers: {}, config: { step } } },
+    shapes,
+  };
+}
+
+function assertHolds(file: string, step: number): void {
+  const got = loadCheckpoint(file);
+  const want = sampleCheckpoint(step).c;
+  assert.equal(got.loop.step, step);
+  assert.deepEqual(got.loop, JSON.parse(JSON.stringify(want.loop)));
+  for (const kind of ['p', 'm', 'v', 'ema'] as const) {
+    for (const [name, t] of want.model[kind]) assert.deepEqual(got.model[kind].get(name), t, `${kind}.${name}`);
+  }
+}
+
+test('a write that fails half way through leaves the previous checkpoint loadable and unchanged', () => {
+  const run = path.join(tmp, 'half');
+  fs.mkdirSync(run);
+  const { c, shapes } = sampleCheckpoint(10);
+  const file = saveCheckpoint(run, c, shapes, 'float32');
+  assertHolds(file, 10);
+  const next = sampleCheckpoint(20);
+  const crash = (f: string, data: Uint8Array) => {
+    fs.writeFileSync(path.join(path.dirname(f), `.${path.basename(f)}.crash.tmp`), data.subarray(0, data.length >> 1));
+    throw new Error('simulated crash');
+  };
+  assert.throws(() => saveCheckpoint(run, next.c, next.shapes, 'float32', crash), /simulated crash/);
+  assertHolds(file, 10);
+});
+
+test('a process killed while writing a checkpoint (mid-write, or before the rename) leaves the previous one loadable', () => {
+  const run = path.join(tmp, 'killed');
+  fs.mkdirSync(run);
+  const { c, shapes } = sampleCheckpoint(10);
+  const file = saveCheckpoint(run, c, shapes, 'float32');
+  const files = path.resolve(here, '../src/artifacts/files.js');
+  const ckptModule = path.resolve(here, '../src/algorithm/checkpoint.js');
+  for (const when of ['mid-write', 'before-rename']) {
+    // The child patches fs so the real writeFileAtomic dies with SIGKILL at the chosen moment.
+    const script = `
+      import fs from 'node:fs';
+      const { saveCheckpoint } = await import(${JSON.stringify(ckptModule)});
+      await import(${JSON.stringify(files)});
+      const die = () => process.kill(process.pid, 'SIGKILL');
+      if (${JSON.stringify(when)} === 'mid-write') {
+        const write = fs.writeSync;
+        fs.writeSync = (fd, buf, ...rest) => { write(fd, buf.subarray(0, buf.length >> 1)); fs.fsyncSync(fd); die(); };
+      } else {
+        fs.renameSync = () => die();
+      }
+      const shapes = new Map(${JSON.stringify([...shapes])});
+      const model = {};
+      for (const kind of ['p', 'm', 'v', 'ema']) model[kind] = new Map([...shapes].map(([n, s]) => [n, new Float32Array(s.reduce((a, b) => a * b, 1)).fill(20)]));
+      saveCheckpoint(${JSON.stringify(run)}, { model, loop: { step: 20, gate: {}, rngs: {}, samplers: {}, config: {} } }, shapes, 'float32');
+      console.log('not killed');
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8'});
+    assert.equal(r.signal, 'SIGKILL', `${when}: child was not killed (status ${r.status}):\n${r.stdout}${r.stderr}`);
+    const leftovers = fs.readdirSync(run).filter((f) => f.endsWith('.tmp'));
+    assert.equal(leftovers.length, 1, `${when}: expected the torn temporary file, found ${leftovers}`);
+    assert.ok(fs.statSync(path.join(run, leftovers[0])).size > 0);
+    fs.rmSync(path.join(run, leftovers[0]));
+    assertHolds(file, 10);
+  }
+});

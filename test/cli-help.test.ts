@@ -1,0 +1,35 @@
+// The train command's help and flag handling: documented options and examples, unknown flags rejected with exit 2.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../src/cli/main.js');
+const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+
+test('train --help documents --labels-per-class, --gate-threshold and has examples', () => {
+  const r = cli('train', '--help');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /--labels-per-class/);
+  assert.match(r.stdout, /--gate-threshold/);
+  assert.match(r.stdout, /--resume/);
+  assert.match(r.stdout, /Examples:/);
+  assert.match(r.stdout, /ssmae train --artifacts \S+/);
+});
+
+test('unknown flags and missing required flags exit 2 without a stack trace', () => {
+  for (const args of [['train', '--artifacts', 'a', '--labeled', 'b', '--out', 'c', '--labels-per-klass', '3'], ['train', '--labeled', 'b'], ['frobnicate']]) {
+    const r = cli(...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
+    assert.match(r.stderr, /^ssmae: error: /);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'a stack trace was printed');
+  }
+  assert.match(cli('train', '--artifacts', 'a', '--labeled', 'b', '--out', 'c', '--labels-per-klass', '3').stderr, /labels-per-klass/);
+});
+
+test('a flag given twice takes its last value', () => {
+  const e = cli('eval', '--run', '/nonexistent-run-a', '--run', '/nonexistent-run-b', '--data', 'x');
+  assert.equal(e.status, 2, e.stderr);
+  assert.match(e.stderr, /nonexistent-run-b/);
+  assert.doesNotMatch(e.stderr, /nonexistent-run-a/);
+});
