@@ -22,7 +22,7 @@ export class BatchSource {
   private readonly bu: number;
   private readonly dims: number[];
 
-  constructor(private readonly data: SplitData, m: Manifest, private readonly cfg: Pick<TrainConfig, 'seed' | 'flip'>) {
+  constructor(private readonly data: SplitData, m: Manifest, private readonly cfg: Pick<TrainConfig, 'seed' | 'flip' | 'cropPad'>) {
     this.bl = m.labeledBatch;
     this.bu = m.unlabeledBatch;
     this.dims = [m.channels, m.imageSize, m.imageSize];
@@ -42,8 +42,7 @@ export class BatchSource {
   }
 
   private views(set: SplitData['labeled'], idx: Int32Array, kind: 'weak' | 'strong'): Uint8Array {
-    // Crop padding scales with the image: FixMatch's 4 pixels on 32×32 is 1/8 of the side.
-    const pad = Math.max(1, Math.round(this.dims[1] / 8));
+    const pad = this.cfg.cropPad ?? defaultCropPad(this.dims[1]);
     // Strong views at half of RandAugment's top magnitude and a smaller cutout: at full strength small images
     // (16–32 px) lose the object, and the pseudo-label loss turns into noise.
     return augmentBatch(set, idx, kind, this.augRng, { weak: { flip: this.cfg.flip, pad }, strong: { n: 2, magnitude: 5, cutout: 0.3 } });
@@ -69,4 +68,9 @@ export class BatchSource {
       hiddenLabels: hidden,
     };
   }
+}
+
+/** Pad-and-crop shift of the weak view: FixMatch's 4 pixels on 32×32, i.e. 1/8 of the side. */
+export function defaultCropPad(size: number): number {
+  return Math.max(1, Math.round(size / 8));
 }

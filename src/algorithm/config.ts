@@ -34,6 +34,7 @@ export interface TrainConfig {
   lambdaU: number;
   gate: GateConfig;
   flip: boolean;       // horizontal flips in augmentation (off for digits and text)
+  cropPad: number | null; // pixels of pad-and-random-crop in the weak view; null: 1/8 of the image side
   evalEvery: number;
   logEvery: number;
   checkpointEvery: number;
@@ -64,6 +65,7 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'artifacts' | 'labeled' | 'out'> 
   lambdaU: 1,
   gate: GATE_DEFAULTS,
   flip: false,
+  cropPad: null,
   evalEvery: 50,
   logEvery: 10,
   checkpointEvery: 100,
@@ -124,6 +126,7 @@ export function validate(c: TrainConfig): TrainConfig {
   posInt(c.valPerClass, '--val-per-class');
   if (c.labelsPerClass !== null) posInt(c.labelsPerClass, '--labels-per-class');
   if (c.threads !== null) posInt(c.threads, '--threads');
+  if (c.cropPad !== null && !(Number.isInteger(c.cropPad) && c.cropPad >= 0)) bad(`--crop-pad must be an integer ≥ 0, got ${c.cropPad}`);
   if (!METHODS.includes(c.method)) bad(`--method must be one of ${METHODS.join(', ')}, got ${c.method}`);
   if (!DEVICES.includes(c.device)) bad(`--device must be one of ${DEVICES.join(', ')}, got ${c.device}`);
   if (!['ema', 'student'].includes(c.teacher)) bad(`--teacher must be ema or student, got ${c.teacher}`);

@@ -42,6 +42,7 @@ export function trainCommand(y: Argv) {
       .option('gate-patience', { type: 'number', default: D.gate.patience, describe: 'evaluations in a row past the threshold before the gate changes' })
       .option('gate-can-close', { type: 'boolean', default: D.gate.canClose, describe: 'let the gate close again if validation accuracy falls below the threshold' })
       .option('flip', { type: 'boolean', default: D.flip, describe: 'horizontal flips in augmentation (off for digits and text)' })
+      .option('crop-pad', { type: 'number', describe: 'pixels of pad-and-random-crop in the weak view (default: 1/8 of the image side; 0 turns shifts off)' })
       .option('eval-every', { type: 'number', default: D.evalEvery, describe: 'steps between validation evaluations (gate decisions)' })
       .option('log-every', { type: 'number', default: D.logEvery, describe: 'steps between metrics rows' })
       .option('checkpoint-every', { type: 'number', default: D.checkpointEvery })
@@ -63,7 +64,7 @@ export function trainCommand(y: Argv) {
         seed: pick('seed', a.seed), lr: pick('lr', a.lr), minLr: pick('min-lr', a['min-lr']), warmupSteps: pick('warmup-steps', a['warmup-steps']),
         weightDecay: pick('weight-decay', a['weight-decay']), clipNorm: pick('clip-norm', a['clip-norm']), emaDecay: pick('ema-decay', a['ema-decay']),
         teacher: pick('teacher', a.teacher), tau: pick('tau', a.tau), agree: pick('agree', a.agree), lambdaRec: pick('lambda-rec', a['lambda-rec']),
-        lambdaL: pick('lambda-l', a['lambda-l']), lambdaU: pick('lambda-u', a['lambda-u']), flip: pick('flip', a.flip),
+        lambdaL: pick('lambda-l', a['lambda-l']), lambdaU: pick('lambda-u', a['lambda-u']), flip: pick('flip', a.flip), cropPad: a['crop-pad'],
         evalEvery: pick('eval-every', a['eval-every']), logEvery: pick('log-every', a['log-every']),
         checkpointEvery: pick('checkpoint-every', a['checkpoint-every']), cacheDir: a['cache-dir'],
         gate: { threshold: pick('gate-threshold', a['gate-threshold']), patience: pick('gate-patience', a['gate-patience']), canClose: pick('gate-can-close', a['gate-can-close']) },
