@@ -24,7 +24,7 @@ export class MetricsLog {
       fs.writeFileSync(this.csv, CSV_COLUMNS.join(',') + '\n');
     } else {
       truncateAfter(this.jsonl, resumeStep, (line) => (JSON.parse(line) as Row).step, 0);
-      truncateAfter(this.csv, resumeStep, (line) => Number(line.split(',')[0]), 1);
+      truncateAfter(this.csv, resumeStep, (line) => (line.split(',').length === CSV_COLUMNS.length ? Number(line.split(',')[0]) : NaN), 1);
     }
   }
 
@@ -38,14 +38,66 @@ export class MetricsLog {
   }
 }
 
-function truncateAfter(file: string, step: number, stepOf: (line: string) => number, header: number): void {
+/**
+ * Keeps the first `header` lines and the rows whose step is ≤ `step`. A row that does not parse (a line torn by a
+ * crash during its append) or has no step is dropped.
+ */
+export function truncateAfter(file: string, step: number, stepOf: (line: string) => number, header = 0): void {
   if (!fs.existsSync(file)) return;
   const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
-  const kept = lines.filter((l, i) => i < header || stepOf(l) <= step);
+  const rowStep = (l: string) => {
+    try { return stepOf(l); } catch { return NaN; }
+  };
+  const kept = lines.filter((l, i) => i < header || rowStep(l) <= step);
   fs.writeFileSync(file, kept.map((l) => l + '\n').join(''));
 }
 
 export function readMetrics(runDir: string): Row[] {
   const f = path.join(runDir, 'metrics.jsonl');
   return fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row);
+}
+
+/** Running means of the step statistics over one log interval, pseudo-label precision and throughput. */
+export class IntervalStats {
+  private sums: Record<string, number> = {};
+  private steps = 0;
+  private precHit = 0;
+  private precN = 0;
+  private start = performance.now();
+
+  constructor(private readonly imagesPerStep: number) {}
+
+  add(stats: Record<string, number>, pseudoLabel: BigInt64Array, pseudoWeight: ArrayLike<number>, hiddenLabels: Int32Array): void {
+    for (const [k, v] of Object.entries(stats)) this.sums[k] = (this.sums[k] ?? 0) + v;
+    this.steps++;
+    for (let i = 0; i < pseudoWeight.length; i++) {
+      if (pseudoWeight[i] > 0 && hiddenLabels[i] >= 0) {
+        this.precN++;
+        if (Number(pseudoLabel[i]) === hiddenLabels[i]) this.precHit++;
+      }
+    }
+  }
+
+  imagesPerSec(): number {
+    return (this.steps * this.imagesPerStep) / Math.max((performance.now() - this.start) / 1000, 1e-9);
+  }
+
+  /** The interval's row; starts a new interval. */
+  row(step: number, lr: number, valAcc: number | null, gateOpen: boolean): Row {
+    const mean = (k: string) => this.sums[k] / this.steps;
+    const seconds = (performance.now() - this.start) / 1000;
+    const row: Row = {
+      step, 'train/loss': mean('loss'), 'train/rec_loss': mean('rec_loss'), 'train/ce_labeled': mean('ce_labeled'),
+      'train/ce_pseudo': mean('ce_pseudo'), 'train/pseudo_mask_rate': mean('pseudo_mask_rate'),
+      'train/pseudo_precision': this.precN ? this.precHit / this.precN : null, 'train/acc_labeled': mean('acc_labeled'),
+      'train/grad_norm': mean('grad_norm'), 'train/lr': lr, 'val/acc': valAcc, 'gate/open': gateOpen ? 1 : 0,
+      'time/step_ms': (seconds * 1000) / this.steps, 'time/images_per_s': (this.steps * this.imagesPerStep) / seconds,
+    };
+    this.sums = {};
+    this.steps = 0;
+    this.precHit = 0;
+    this.precN = 0;
+    this.start = performance.now();
+    return row;
+  }
 }

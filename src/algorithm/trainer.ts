@@ -15,8 +15,8 @@ import { Classifier, accuracyOf, predictions } from './classifier.js';
 import { TrainConfig } from './config.js';
 import { GateDecision, ValidationGate } from './gate.js';
 import { drawMasks } from './masking.js';
-import { MetricsLog, Row } from './metrics.js';
-import { learningRate } from './schedule.js';
+import { IntervalStats, MetricsLog, Row, truncateAfter } from './metrics.js';
+import { LrSchedule, learningRate } from './schedule.js';
 import type { SplitData } from './data.js';
 
 export class DivergedError extends Error {}
@@ -29,12 +29,22 @@ export interface TrainHooks {
   onCheckpoint?(file: string, step: number): void;
 }
 
+interface StepOutcome {
+  t: number;
+  lr: number;
+  stats: Record<string, number>;
+  pseudoLabel: BigInt64Array;
+  pseudoWeight: Float;
+  hiddenLabels: Int32Array;
+}
+
 export interface TrainResult { step: number; gateOpenedAt: number | null; finalValAcc: number; runDir: string }
 
 const STATE_KINDS = ['p', 'm', 'v', 'ema'] as const;
 
 export class SSMAETrainer {
   private session!: Session;
+  private chunk: Session | null = null;
   private classifier!: Classifier;
   private model!: ModelState;
   private step = 0;
@@ -77,12 +87,13 @@ export class SSMAETrainer {
     // gate.jsonl, like the metrics: emptied for a fresh run, cut back to the checkpoint's step on resume.
     const gateLog = path.join(this.runDir, 'gate.jsonl');
     if (!this.lastCheckpoint) fs.writeFileSync(gateLog, '');
-    else if (fs.existsSync(gateLog)) {
-      const kept = fs.readFileSync(gateLog, 'utf8').split('\n').filter((l) => l && (JSON.parse(l) as GateDecision).step <= this.step);
-      fs.writeFileSync(gateLog, kept.map((l) => l + '\n').join(''));
-    }
+    else truncateAfter(gateLog, this.step, (l) => (JSON.parse(l) as GateDecision).step);
     this.session = await Session.create(this.art.path(this.art.manifest.graphs.train_step.file),
       { device: this.cfg.device, threads: this.cfg.threads ?? undefined });
+    const chunkGraph = this.art.manifest.graphs.train_chunk;
+    if (chunkGraph && this.art.manifest.stepsPerRun > 1) {
+      this.chunk = await Session.create(this.art.path(chunkGraph.file), { device: this.cfg.device, threads: this.cfg.threads ?? undefined });
+    }
     this.classifier = await Classifier.create(this.art, this.modelWeights(), { device: this.cfg.device, threads: this.cfg.threads ?? undefined });
   }
 
@@ -148,92 +159,117 @@ export class SSMAETrainer {
   }
 
   async train(): Promise<TrainResult> {
-    const c = this.cfg;
-    const m = this.art.manifest;
-    const total = c.steps;
-    const B = m.labeledBatch + m.unlabeledBatch;
-    const schedule = { peak: c.lr, minLr: c.minLr, warmupSteps: c.warmupSteps, totalSteps: total };
+    const total = this.cfg.steps;
+    const B = this.art.manifest.labeledBatch + this.art.manifest.unlabeledBatch;
+    const schedule = { peak: this.cfg.lr, minLr: this.cfg.minLr, warmupSteps: this.cfg.warmupSteps, totalSteps: total };
     this.hooks.onStart?.({ step: this.step, total, resumed: this.lastCheckpoint !== null });
-    let acc: Record<string, number> = {};
-    let accN = 0;
-    let precHit = 0;
-    let precN = 0;
-    let intervalStart = performance.now();
-    let intervalSteps = 0;
+    const interval = new IntervalStats(B);
     while (this.step < total) {
-      const t = this.step + 1;
-      const lr = learningRate(schedule, t);
-      const batch = this.batches.next();
-      const masks = drawMasks(this.maskRng, B, m.numPatches, m.keep);
-      const dt = this.art.cfg.dtype;
-      const feeds: Record<string, HostTensor> = {
-        ...this.stateFeeds(),
-        ...batch.feeds,
-        ids_keep: hostTensor('int64', [B, m.keep], masks.idsKeep),
-        ids_restore: hostTensor('int64', [B, m.numPatches], masks.idsRestore),
-        mask: hostTensor(dt, [B, m.numPatches], dt === 'float64' ? Float64Array.from(masks.mask) : masks.mask),
-        step: this.scalar(t), lr: this.scalar(lr), weight_decay: this.scalar(c.weightDecay), clip_norm: this.scalar(c.clipNorm),
-        ema_decay: this.scalar(c.emaDecay),
-        gate_open: this.scalar(this.gate.open ? 1 : 0), tau: this.scalar(c.tau), agree: this.scalar(c.agree ? 1 : 0),
-        lambda_rec: this.scalar(c.lambdaRec), lambda_l: this.scalar(c.lambdaL), lambda_u: this.scalar(c.lambdaU),
-      };
-      const out = await this.session.run(feeds);
-      const loss = Number(out.loss.data[0]);
-      if (!Number.isFinite(loss)) {
-        throw new DivergedError(`loss is ${loss} at step ${t}; the run stopped without saving this step. ` +
-          (this.lastCheckpoint ? `Last good checkpoint: ${this.lastCheckpoint} (step ${this.lastCheckpointStep}). ` : 'No checkpoint was written yet. ') +
-          'Try a lower --lr or --clip-norm.');
-      }
-      for (const kind of STATE_KINDS) {
-        for (const name of this.model[kind].keys()) this.model[kind].set(name, out[`new.${kind}.${name}`].data as Float);
-      }
-      this.step = t;
-      for (const k of STAT_OUTPUTS) acc[k] = (acc[k] ?? 0) + Number(out[k].data[0]);
-      accN++;
-      intervalSteps++;
-      const w = out.pseudo_weight.data as Float;
-      const pl = out.pseudo_label.data as BigInt64Array;
-      for (let i = 0; i < w.length; i++) {
-        const truth = batch.hiddenLabels[i];
-        if (w[i] > 0 && truth >= 0) { precN++; if (Number(pl[i]) === truth) precHit++; }
-      }
-      const elapsed = (performance.now() - intervalStart) / 1000;
-      this.hooks.onStep?.({
-        step: t, total, gateOpen: this.gate.open, imagesPerSec: (intervalSteps * B) / Math.max(elapsed, 1e-9),
-        stats: Object.fromEntries(STAT_OUTPUTS.map((k) => [k, Number(out[k].data[0])])),
-      });
-      const evalNow = t % c.evalEvery === 0 || t === total;
-      if (evalNow) {
-        this.lastValAcc = await this.evaluate();
-        const d = this.gate.update(t, this.lastValAcc);
-        fs.appendFileSync(path.join(this.runDir, 'gate.jsonl'), JSON.stringify(d) + '\n');
-        this.hooks.onGate?.(d);
-      }
-      // A checkpoint step always ends a log interval: the running means are not saved in checkpoints, so a resumed
-      // run starts a fresh interval there and must write the same rows as one that never stopped.
-      const checkpointNow = t % c.checkpointEvery === 0 || t === total;
-      if (t % c.logEvery === 0 || evalNow || checkpointNow) {
-        const mean = (k: string) => acc[k] / accN;
-        const row: Row = {
-          step: t, 'train/loss': mean('loss'), 'train/rec_loss': mean('rec_loss'), 'train/ce_labeled': mean('ce_labeled'),
-          'train/ce_pseudo': mean('ce_pseudo'), 'train/pseudo_mask_rate': mean('pseudo_mask_rate'),
-          'train/pseudo_precision': precN ? precHit / precN : null, 'train/acc_labeled': mean('acc_labeled'),
-          'train/grad_norm': mean('grad_norm'), 'train/lr': lr, 'val/acc': evalNow ? this.lastValAcc : null,
-          'gate/open': this.gate.open ? 1 : 0,
-          'time/step_ms': (elapsed * 1000) / intervalSteps, 'time/images_per_s': (intervalSteps * B) / elapsed,
-        };
-        this.metrics.write(row);
-        this.hooks.onLog?.(row);
-        acc = {}; accN = 0; precHit = 0; precN = 0;
-        intervalStart = performance.now();
-        intervalSteps = 0;
-      }
-      if (checkpointNow) this.checkpoint();
+      for (const o of await this.run(this.stepsThisRun(total), schedule, B)) await this.afterStep(o, total, interval);
     }
+    // A resumed run with no steps left still reports where it stands.
+    if (Number.isNaN(this.lastValAcc)) this.lastValAcc = await this.evaluate();
     return { step: this.step, gateOpenedAt: this.gate.state.openedAt, finalValAcc: this.lastValAcc, runDir: this.runDir };
   }
 
+  /** Per step: statistics, and at their intervals the gate decision, a metrics row and a checkpoint. */
+  private async afterStep(o: StepOutcome, total: number, interval: IntervalStats): Promise<void> {
+    const c = this.cfg;
+    const { t } = o;
+    interval.add(o.stats, o.pseudoLabel, o.pseudoWeight, o.hiddenLabels);
+    this.hooks.onStep?.({ step: t, total, gateOpen: this.gate.open, imagesPerSec: interval.imagesPerSec(), stats: o.stats });
+    const evalNow = t % c.evalEvery === 0 || t === total;
+    if (evalNow) {
+      this.lastValAcc = await this.evaluate();
+      const d = this.gate.update(t, this.lastValAcc);
+      fs.appendFileSync(path.join(this.runDir, 'gate.jsonl'), JSON.stringify(d) + '\n');
+      this.hooks.onGate?.(d);
+    }
+    // A checkpoint step always ends a log interval: the running means are not saved in checkpoints, so a resumed
+    // run starts a fresh interval there and must write the same rows as one that never stopped.
+    const checkpointNow = t % c.checkpointEvery === 0 || t === total;
+    if (t % c.logEvery === 0 || evalNow || checkpointNow) {
+      const row = interval.row(t, o.lr, evalNow ? this.lastValAcc : null, this.gate.open);
+      this.metrics.write(row);
+      this.hooks.onLog?.(row);
+    }
+    if (checkpointNow) this.checkpoint();
+  }
+
+  /**
+   * K steps in one run of train_chunk.onnx when the artifacts have one and no gate decision or checkpoint falls
+   * strictly inside those K steps (the policy is fixed within a chunk); otherwise one step of train_step.onnx.
+   */
+  private stepsThisRun(total: number): number {
+    const K = this.chunk ? this.art.manifest.stepsPerRun : 1;
+    if (K === 1 || this.step + K > total) return 1;
+    for (let t = this.step + 1; t < this.step + K; t++) {
+      if (t % this.cfg.evalEvery === 0 || t % this.cfg.checkpointEvery === 0) return 1;
+    }
+    return K;
+  }
+
+  /** Takes k steps (1, or the chunk size) and updates the state; returns each step's figures. */
+  private async run(k: number, schedule: LrSchedule, B: number): Promise<StepOutcome[]> {
+    const c = this.cfg;
+    const m = this.art.manifest;
+    const dt = this.art.cfg.dtype;
+    const t0 = this.step;
+    const batches = Array.from({ length: k }, () => ({ batch: this.batches.next(), masks: drawMasks(this.maskRng, B, m.numPatches, m.keep) }));
+    const lrs = batches.map((_, j) => learningRate(schedule, t0 + j + 1));
+    const stack = (name: string): HostTensor => {
+      const parts = batches.map((b) => b.batch.feeds[name]);
+      if (k === 1) return parts[0];
+      const n = parts[0].data.length;
+      const data = new (parts[0].data.constructor as new (len: number) => Uint8Array)(n * k);
+      parts.forEach((p, j) => data.set(p.data as Uint8Array, j * n));
+      return hostTensor(parts[0].dtype, [k, ...parts[0].dims], data);
+    };
+    const cat = <T extends BigInt64Array | Float32Array>(arrays: T[], make: new (n: number) => T): T => {
+      const out = new make(arrays.reduce((n, a) => n + a.length, 0));
+      let off = 0;
+      for (const a of arrays) { out.set(a as never, off); off += a.length; }
+      return out;
+    };
+    const lead = k === 1 ? [] : [k];
+    const maskData = cat(batches.map((b) => b.masks.mask), Float32Array);
+    const feeds: Record<string, HostTensor> = {
+      ...this.stateFeeds(),
+      images_labeled: stack('images_labeled'), labels: stack('labels'), images_weak: stack('images_weak'), images_strong: stack('images_strong'),
+      ids_keep: hostTensor('int64', [...lead, B, m.keep], cat(batches.map((b) => b.masks.idsKeep), BigInt64Array)),
+      ids_restore: hostTensor('int64', [...lead, B, m.numPatches], cat(batches.map((b) => b.masks.idsRestore), BigInt64Array)),
+      mask: hostTensor(dt, [...lead, B, m.numPatches], dt === 'float64' ? Float64Array.from(maskData) : maskData),
+      step: this.scalar(k === 1 ? t0 + 1 : t0),
+      lr: k === 1 ? this.scalar(lrs[0]) : hostTensor(dt, [k], dt === 'float64' ? Float64Array.from(lrs) : Float32Array.from(lrs)),
+      weight_decay: this.scalar(c.weightDecay), clip_norm: this.scalar(c.clipNorm), ema_decay: this.scalar(c.emaDecay),
+      gate_open: this.scalar(this.gate.open ? 1 : 0), tau: this.scalar(c.tau), agree: this.scalar(c.agree ? 1 : 0),
+      lambda_rec: this.scalar(c.lambdaRec), lambda_l: this.scalar(c.lambdaL), lambda_u: this.scalar(c.lambdaU),
+    };
+    const out = await (k === 1 ? this.session : this.chunk!).run(feeds);
+    const bu = m.unlabeledBatch;
+    const outcomes = batches.map((b, j): StepOutcome => ({
+      t: t0 + j + 1,
+      lr: lrs[j],
+      stats: Object.fromEntries(STAT_OUTPUTS.map((key) => [key, Number(out[key].data[j])])) as Record<string, number>,
+      pseudoLabel: (out.pseudo_label.data as BigInt64Array).subarray(j * bu, (j + 1) * bu),
+      pseudoWeight: (out.pseudo_weight.data as Float).subarray(j * bu, (j + 1) * bu),
+      hiddenLabels: b.batch.hiddenLabels,
+    }));
+    const bad = outcomes.find((o) => !Number.isFinite(o.stats.loss));
+    if (bad) {
+      throw new DivergedError(`loss is ${bad.stats.loss} at step ${bad.t}; the run stopped without saving this step. ` +
+        (this.lastCheckpoint ? `Last good checkpoint: ${this.lastCheckpoint} (step ${this.lastCheckpointStep}). ` : 'No checkpoint was written yet. ') +
+        'Try a lower --lr or --clip-norm.');
+    }
+    for (const kind of STATE_KINDS) {
+      for (const name of this.model[kind].keys()) this.model[kind].set(name, out[`new.${kind}.${name}`].data as Float);
+    }
+    this.step = t0 + k;
+    return outcomes;
+  }
+
   async close(): Promise<void> {
+    await this.chunk?.release();
     await this.session?.release();
     await this.classifier?.release();
   }

@@ -7,6 +7,7 @@ import { countParams, initParams, paramSpecs } from '../models/params.js';
 import { modelConfig, keepCount, numPatches } from '../models/presets.js';
 import { StepShapes, buildEval, buildGradients, buildTrainStep } from '../models/step.js';
 import { BuildOptions } from '../models/vit.js';
+import { buildTrainChunk } from '../models/chunk.js';
 import { ensureWritableDir, sha256, writeFileAtomic } from './files.js';
 import { Manifest, MANIFEST_FORMAT, graphSpec } from './manifest.js';
 import { NamedTensor, encodeSafetensors } from './safetensors.js';
@@ -26,17 +27,19 @@ export interface ExportOptions {
   out: string;
   /** Graph options (e.g. the float64 Erf stand-in for gradient checks). */
   build?: BuildOptions;
+  /** Optimizer steps per run of train_chunk.onnx (an ONNX Loop); 1 writes no chunk graph. */
+  stepsPerRun?: number;
   /** Skip graphs not needed (tests that only check gradients). */
-  graphs?: ('train_step' | 'gradients' | 'eval')[];
+  graphs?: ('train_step' | 'train_chunk' | 'gradients' | 'eval')[];
   log?: (msg: string) => void;
 }
 
-export const EXPORT_DEFAULTS = { dtype: 'float32' as FloatDType, labeledBatch: 16, unlabeledBatch: 48, maskRatio: 0.75, seed: 0 };
+export const EXPORT_DEFAULTS = { dtype: 'float32' as FloatDType, labeledBatch: 16, unlabeledBatch: 48, maskRatio: 0.75, seed: 0, stepsPerRun: 1 };
 
 export function exportArtifacts(o: ExportOptions): Manifest {
   const log = o.log ?? (() => {});
   const d = { ...EXPORT_DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as Required<ExportOptions>;
-  for (const [flag, v] of [['--batch-labeled', d.labeledBatch], ['--batch-unlabeled', d.unlabeledBatch]] as const) {
+  for (const [flag, v] of [['--batch-labeled', d.labeledBatch], ['--batch-unlabeled', d.unlabeledBatch], ['--steps-per-run', d.stepsPerRun]] as const) {
     if (!Number.isInteger(v) || v <= 0) throw new UsageError(`${flag} must be a positive integer, got ${v}`);
   }
   if (!(d.maskRatio > 0 && d.maskRatio < 1)) throw new UsageError(`--mask-ratio must be in (0, 1), got ${d.maskRatio}`);
@@ -44,9 +47,10 @@ export function exportArtifacts(o: ExportOptions): Manifest {
   ensureWritableDir(o.out);
   const specs = paramSpecs(cfg);
   const shapes: StepShapes = { labeledBatch: d.labeledBatch, unlabeledBatch: d.unlabeledBatch };
-  const wanted = new Set(o.graphs ?? ['train_step', 'gradients', 'eval']);
+  const wanted = new Set(o.graphs ?? ['train_step', 'gradients', 'eval', ...(d.stepsPerRun > 1 ? ['train_chunk' as const] : [])]);
   const builders = {
     train_step: () => buildTrainStep(cfg, specs, shapes, o.build),
+    train_chunk: () => buildTrainChunk(cfg, specs, shapes, d.stepsPerRun, o.build),
     gradients: () => buildGradients(cfg, specs, shapes, o.build),
     eval: () => buildEval(cfg, specs, o.build),
   };
@@ -78,7 +82,7 @@ export function exportArtifacts(o: ExportOptions): Manifest {
     preset: cfg.preset,
     imageSize: cfg.imageSize, channels: cfg.channels, classes: cfg.classes, dtype: cfg.dtype, maskRatio: cfg.maskRatio,
     numPatches: numPatches(cfg), keep: keepCount(cfg),
-    labeledBatch: d.labeledBatch, unlabeledBatch: d.unlabeledBatch, seed: d.seed,
+    labeledBatch: d.labeledBatch, unlabeledBatch: d.unlabeledBatch, seed: d.seed, stepsPerRun: wanted.has('train_chunk') ? d.stepsPerRun : 1,
     paramCount: countParams(specs),
     parameters: specs,
     graphs,

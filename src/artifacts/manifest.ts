@@ -23,6 +23,8 @@ export interface Manifest {
   keep: number;
   labeledBatch: number;
   unlabeledBatch: number;
+  /** Optimizer steps per run of train_chunk.onnx (1: no chunk graph). */
+  stepsPerRun: number;
   seed: number;
   paramCount: number;
   parameters: ParamSpec[];

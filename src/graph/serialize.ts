@@ -36,7 +36,7 @@ function attribute(name: string, v: AttrValue): onnxProto.onnx.IAttributeProto {
   switch (v.kind) {
     case 'float': return { name, type: AT.FLOAT, f: v.value };
     case 'floats': return { name, type: AT.FLOATS, floats: v.value };
-    case 'graph': return { name, type: AT.GRAPH, g: graphProto(v.value as Graph) };
+    case 'graph': validate(v.value as Graph); return { name, type: AT.GRAPH, g: graphProto(v.value as Graph) };
   }
 }
 
