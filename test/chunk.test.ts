@@ -9,6 +9,9 @@ import { loadArtifacts } from '../src/artifacts/load.js';
 import { Session } from '../src/runtime/session.js';
 import { HostTensor, hostTensor, scalarTensor } from '../src/runtime/tensor.js';
 import { batchFeeds, policyFeeds, stateFeeds } from './helpers/stepfeeds.js';
+import { writeTopBottomFolder } from './helpers/tinydata.js';
+
+const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../src/cli/main.js');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ssmae-chunk-'));
 
@@ -63,18 +66,7 @@ test('a Loop chunk of K = 3 steps equals 3 single steps (state, losses, pseudo-l
 
 test('training through train_chunk.onnx (K = 4) gives the same model as one step per run', async () => {
   const { spawnSync } = await import('node:child_process');
-  const sharp = (await import('sharp')).default;
-  const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../src/cli/main.js');
-  const data = path.join(tmp, 'labeled');
-  // Two classes of 8×8 gray images: bright top half vs bright bottom half, with noise.
-  for (const [c, top] of [['top', true], ['bottom', false]] as const) {
-    fs.mkdirSync(path.join(data, c), { recursive: true });
-    for (let i = 0; i < 12; i++) {
-      const px = Buffer.alloc(64);
-      for (let j = 0; j < 64; j++) px[j] = ((j < 32) === top ? 200 : 30) + ((i * 37 + j * 11) % 40);
-      await sharp(px, { raw: { width: 8, height: 8, channels: 1 } }).png().toFile(path.join(data, c, `${i}.png`));
-    }
-  }
+  const data = await writeTopBottomFolder(path.join(tmp, 'labeled'));
   const cli = (...args: string[]) => {
     const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);

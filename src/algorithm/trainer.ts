@@ -88,10 +88,12 @@ export class SSMAETrainer {
     const gateLog = path.join(this.runDir, 'gate.jsonl');
     if (!this.lastCheckpoint) fs.writeFileSync(gateLog, '');
     else truncateAfter(gateLog, this.step, (l) => (JSON.parse(l) as GateDecision).step);
-    this.session = await Session.create(this.art.path(this.art.manifest.graphs.train_step.file),
-      { device: this.cfg.device, threads: this.cfg.threads ?? undefined });
+    // The labels-only baseline runs its own, cheaper graph when the artifacts have it (same model, same optimizer).
+    const supervised = this.art.manifest.graphs.supervised_step;
+    const stepGraph = this.cfg.method === 'labels-only' && supervised ? supervised : this.art.manifest.graphs.train_step;
+    this.session = await Session.create(this.art.path(stepGraph.file), { device: this.cfg.device, threads: this.cfg.threads ?? undefined });
     const chunkGraph = this.art.manifest.graphs.train_chunk;
-    if (chunkGraph && this.art.manifest.stepsPerRun > 1) {
+    if (chunkGraph && this.art.manifest.stepsPerRun > 1 && this.cfg.method !== 'labels-only') {
       this.chunk = await Session.create(this.art.path(chunkGraph.file), { device: this.cfg.device, threads: this.cfg.threads ?? undefined });
     }
     this.classifier = await Classifier.create(this.art, this.modelWeights(), { device: this.cfg.device, threads: this.cfg.threads ?? undefined });
@@ -245,14 +247,16 @@ export class SSMAETrainer {
       gate_open: this.scalar(this.gate.open ? 1 : 0), tau: this.scalar(c.tau), agree: this.scalar(c.agree ? 1 : 0),
       lambda_rec: this.scalar(c.lambdaRec), lambda_l: this.scalar(c.lambdaL), lambda_u: this.scalar(c.lambdaU),
     };
-    const out = await (k === 1 ? this.session : this.chunk!).run(feeds);
-    const bu = m.unlabeledBatch;
+    const session = k === 1 ? this.session : this.chunk!;
+    const out = await session.run(Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]])));
+    const bu = out.pseudo_label ? m.unlabeledBatch : 0; // the supervised graph makes no pseudo-labels
+    const none = new Float32Array(0);
     const outcomes = batches.map((b, j): StepOutcome => ({
       t: t0 + j + 1,
       lr: lrs[j],
       stats: Object.fromEntries(STAT_OUTPUTS.map((key) => [key, Number(out[key].data[j])])) as Record<string, number>,
-      pseudoLabel: (out.pseudo_label.data as BigInt64Array).subarray(j * bu, (j + 1) * bu),
-      pseudoWeight: (out.pseudo_weight.data as Float).subarray(j * bu, (j + 1) * bu),
+      pseudoLabel: bu ? (out.pseudo_label.data as BigInt64Array).subarray(j * bu, (j + 1) * bu) : new BigInt64Array(0),
+      pseudoWeight: bu ? (out.pseudo_weight.data as Float).subarray(j * bu, (j + 1) * bu) : none,
       hiddenLabels: b.batch.hiddenLabels,
     }));
     const bad = outcomes.find((o) => !Number.isFinite(o.stats.loss));
@@ -262,7 +266,10 @@ export class SSMAETrainer {
         'Try a lower --lr or --clip-norm.');
     }
     for (const kind of STATE_KINDS) {
-      for (const name of this.model[kind].keys()) this.model[kind].set(name, out[`new.${kind}.${name}`].data as Float);
+      for (const name of this.model[kind].keys()) {
+        const t = out[`new.${kind}.${name}`];
+        if (t) this.model[kind].set(name, t.data as Float); // absent: a parameter this graph does not train
+      }
     }
     this.step = t0 + k;
     return outcomes;

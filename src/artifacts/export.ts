@@ -5,7 +5,7 @@ import { serialize } from '../graph/serialize.js';
 import { FloatDType } from '../graph/types.js';
 import { countParams, initParams, paramSpecs } from '../models/params.js';
 import { modelConfig, keepCount, numPatches } from '../models/presets.js';
-import { StepShapes, buildEval, buildGradients, buildTrainStep } from '../models/step.js';
+import { StepShapes, buildEval, buildGradients, buildSupervisedStep, buildTrainStep } from '../models/step.js';
 import { BuildOptions } from '../models/vit.js';
 import { buildTrainChunk } from '../models/chunk.js';
 import { ensureWritableDir, sha256, writeFileAtomic } from './files.js';
@@ -30,7 +30,7 @@ export interface ExportOptions {
   /** Optimizer steps per run of train_chunk.onnx (an ONNX Loop); 1 writes no chunk graph. */
   stepsPerRun?: number;
   /** Skip graphs not needed (tests that only check gradients). */
-  graphs?: ('train_step' | 'train_chunk' | 'gradients' | 'eval')[];
+  graphs?: ('train_step' | 'train_chunk' | 'supervised_step' | 'gradients' | 'eval')[];
   log?: (msg: string) => void;
 }
 
@@ -47,10 +47,11 @@ export function exportArtifacts(o: ExportOptions): Manifest {
   ensureWritableDir(o.out);
   const specs = paramSpecs(cfg);
   const shapes: StepShapes = { labeledBatch: d.labeledBatch, unlabeledBatch: d.unlabeledBatch };
-  const wanted = new Set(o.graphs ?? ['train_step', 'gradients', 'eval', ...(d.stepsPerRun > 1 ? ['train_chunk' as const] : [])]);
+  const wanted = new Set(o.graphs ?? ['train_step', 'supervised_step', 'gradients', 'eval', ...(d.stepsPerRun > 1 ? ['train_chunk' as const] : [])]);
   const builders = {
     train_step: () => buildTrainStep(cfg, specs, shapes, o.build),
     train_chunk: () => buildTrainChunk(cfg, specs, shapes, d.stepsPerRun, o.build),
+    supervised_step: () => buildSupervisedStep(cfg, specs, shapes, o.build),
     gradients: () => buildGradients(cfg, specs, shapes, o.build),
     eval: () => buildEval(cfg, specs, o.build),
   };

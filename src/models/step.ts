@@ -140,8 +140,14 @@ export interface StepResult { state: OptimState; terms: LossTerms; gradNorm: Ten
 export function stepBody(g: Graph, cfg: ModelConfig, specs: readonly ParamSpec[], state: OptimState, hyper: OptimHyper,
   batch: StepBatch, policy: StepPolicy, opts: BuildOptions = {}): StepResult {
   const terms = lossTerms(g, cfg, state.p, state.ema, batch, policy, opts);
+  return { ...optimizerUpdate(g, specs, state, hyper, terms.loss), terms };
+}
+
+/** Step 4: backward from `loss`, global-norm clipping, AdamW on every trainable parameter, EMA of the teacher. */
+export function optimizerUpdate(g: Graph, specs: readonly ParamSpec[], state: OptimState, hyper: OptimHyper,
+  loss: Tensor): { state: OptimState; gradNorm: Tensor } {
   const trainable = specs.filter((s) => s.trainable);
-  const grads = g.scope('backward', () => gradients(g, terms.loss, trainable.map((s) => state.p[s.name])));
+  const grads = g.scope('backward', () => gradients(g, loss, trainable.map((s) => state.p[s.name])));
   const out: OptimState = { p: { ...state.p }, m: { ...state.m }, v: { ...state.v }, ema: {} };
   const { norm, factor } = g.scope('clip', () => clipFactor(g, grads, hyper.clipNorm));
   g.scope('adamw', () => {
@@ -157,7 +163,31 @@ export function stepBody(g: Graph, cfg: ModelConfig, specs: readonly ParamSpec[]
   g.scope('ema', () => {
     for (const s of specs) out.ema[s.name] = emaUpdate(g, state.ema[s.name], out.p[s.name], hyper.emaDecay);
   });
-  return { state: out, terms, gradNorm: norm };
+  return { state: out, gradNorm: norm };
+}
+
+/**
+ * supervised_step.onnx: the labels-only baseline's step — cross-entropy on the labeled batch, and the optimizer over
+ * the parameters classification uses. Same model and optimizer as SSMAE, without the teacher, the unlabeled images
+ * and the reconstruction (about a sixth of the SSMAE step's work). The MAE decoder's state is not an input.
+ */
+export function buildSupervisedStep(cfg: ModelConfig, specs: readonly ParamSpec[], shapes: StepShapes, opts: BuildOptions = {}): Graph {
+  const g = new Graph('ssmae_supervised_step');
+  const used = evalSpecs(specs);
+  const { state, hyper } = optimInputs(g, used, cfg.dtype);
+  const img = [cfg.channels, cfg.imageSize, cfg.imageSize];
+  const images = g.input('images_labeled', 'uint8', [shapes.labeledBatch, ...img], 'labeled images, uint8 NCHW');
+  const labels = g.input('labels', 'int64', [shapes.labeledBatch], 'class index of each labeled image');
+  const logits = classify(g, cfg, state.p, images, opts);
+  const ceL = crossEntropy(g, logits, labels);
+  const r = optimizerUpdate(g, used, state, hyper, ceL);
+  for (const kind of ['p', 'm', 'v', 'ema'] as const) {
+    for (const s of used) g.output(r.state[kind][s.name], `new.${kind}.${s.name}`, `updated ${kind}.${s.name}`);
+  }
+  const zero = g.scalar(cfg.dtype, 0);
+  const stats = [ceL, zero, ceL, zero, zero, accuracy(g, logits, labels), r.gradNorm];
+  stats.forEach((t, i) => g.output(t, STAT_OUTPUTS[i]));
+  return g;
 }
 
 /** Names of the per-step statistics every step graph outputs, in order. */
