@@ -68,7 +68,7 @@ function sampleCheckpoint(step: number): { c: Checkpoint; shapes: Map<string, nu
   shapes.set('big', [1 << 20]);
   for (const kind of kinds.slice(1)) model[kind].set('big', new Float32Array(1 << 20));
   return {
-    c: { model, loop: { step, gate: { open: false, streak: 0, openedAt: null } as never, rngs: { mask: [1, 2, 3, step] }, samplers: {}, config: { step } } },
+    c: { model, loop: { step, gate: { open: false, streak: 0, openedAt: null } as never, rngs: { mask: [1, 2, 3, step] }, samplers: {}, teacherMean: [0.5, 0.5], config: { step } } },
     shapes,
   };
 }

@@ -24,6 +24,8 @@ export interface LoopState {
   gate: GateState;
   rngs: Record<string, [number, number, number, number]>;
   samplers: Record<string, unknown>;
+  /** Running mean of the teacher's predictions (distribution alignment). */
+  teacherMean: number[];
   /** The resolved config the run was started with. */
   config: unknown;
 }

@@ -29,6 +29,7 @@ export interface TrainConfig {
   teacher: 'ema' | 'student';
   tau: number;
   agree: boolean;
+  distAlign: boolean;  // distribution alignment of the teacher's predictions (ReMixMatch)
   lambdaRec: number;
   lambdaL: number;
   lambdaU: number;
@@ -60,6 +61,7 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'artifacts' | 'labeled' | 'out'> 
   teacher: 'ema',
   tau: 0.95,             // FixMatch's confidence threshold
   agree: false,
+  distAlign: true,       // rescales pseudo-label probabilities toward a uniform class prior; off: --no-dist-align
   lambdaRec: 1,
   lambdaL: 1,
   lambdaU: 1,

@@ -41,6 +41,8 @@ interface StepOutcome {
 export interface TrainResult { step: number; gateOpenedAt: number | null; finalValAcc: number; runDir: string }
 
 const STATE_KINDS = ['p', 'm', 'v', 'ema'] as const;
+/** Running-mean momentum of distribution alignment: a time constant of ~100 steps, like the EMA teacher's. */
+const DA_MOMENTUM = 0.99;
 
 export class SSMAETrainer {
   private session!: Session;
@@ -56,12 +58,15 @@ export class SSMAETrainer {
   private lastCheckpoint: string | null = null;
   private lastCheckpointStep = 0;
   private lastValAcc = NaN;
+  /** Running mean of the teacher's class probabilities on unlabeled images (distribution alignment); starts uniform. */
+  private teacherMean: number[];
 
   constructor(readonly cfg: TrainConfig, readonly art: Artifacts, readonly data: SplitData, private readonly hooks: TrainHooks = {}) {
     this.gate = new ValidationGate(cfg.gate);
     this.maskRng = Rng.derive(cfg.seed, 'mask');
     this.batches = new BatchSource(data, art.manifest, cfg);
     this.shapes = new Map(art.manifest.parameters.map((s) => [s.name, s.shape]));
+    this.teacherMean = new Array<number>(art.cfg.classes).fill(1 / art.cfg.classes);
   }
 
   get runDir(): string { return this.cfg.out; }
@@ -121,6 +126,7 @@ export class SSMAETrainer {
     this.gate = new ValidationGate(this.cfg.gate, c.loop.gate);
     this.maskRng = new Rng(c.loop.rngs.mask);
     this.batches.restore(c.loop.rngs, c.loop.samplers);
+    this.teacherMean = c.loop.teacherMean;
   }
 
   checkpoint(): string {
@@ -131,6 +137,7 @@ export class SSMAETrainer {
         gate: this.gate.state,
         rngs: { mask: this.maskRng.state(), ...this.batches.rngStates() },
         samplers: this.batches.samplerStates(),
+        teacherMean: this.teacherMean,
         config: this.cfg,
       },
     };
@@ -246,6 +253,7 @@ export class SSMAETrainer {
       weight_decay: this.scalar(c.weightDecay), clip_norm: this.scalar(c.clipNorm), ema_decay: this.scalar(c.emaDecay),
       gate_open: this.scalar(this.gate.open ? 1 : 0), tau: this.scalar(c.tau), agree: this.scalar(c.agree ? 1 : 0),
       lambda_rec: this.scalar(c.lambdaRec), lambda_l: this.scalar(c.lambdaL), lambda_u: this.scalar(c.lambdaU),
+      da_ratio: this.alignRatio(),
     };
     const session = k === 1 ? this.session : this.chunk!;
     const out = await session.run(Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]])));
@@ -271,8 +279,22 @@ export class SSMAETrainer {
         if (t) this.model[kind].set(name, t.data as Float); // absent: a parameter this graph does not train
       }
     }
+    if (out.teacher_mean) {
+      const K = this.art.cfg.classes;
+      const tm = out.teacher_mean.data as Float;
+      for (let j = 0; j < k; j++) {
+        for (let c = 0; c < K; c++) this.teacherMean[c] = DA_MOMENTUM * this.teacherMean[c] + (1 - DA_MOMENTUM) * tm[j * K + c];
+      }
+    }
     this.step = t0 + k;
     return outcomes;
+  }
+
+  /** Distribution alignment's factor per class: uniform prior / running mean of teacher predictions (ones: off). */
+  private alignRatio(): HostTensor {
+    const K = this.art.cfg.classes;
+    const r = this.teacherMean.map((m) => (this.cfg.distAlign ? 1 / K / Math.max(m, 1e-6) : 1));
+    return hostTensor(this.art.cfg.dtype, [K], this.art.cfg.dtype === 'float64' ? Float64Array.from(r) : Float32Array.from(r));
   }
 
   async close(): Promise<void> {

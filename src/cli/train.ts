@@ -35,6 +35,7 @@ export function trainCommand(y: Argv) {
       .option('teacher', { choices: ['ema', 'student'] as const, default: D.teacher, describe: 'who makes pseudo-labels (and is the final model)' })
       .option('tau', { type: 'number', default: D.tau, describe: 'confidence a pseudo-label needs (FixMatch: 0.95)' })
       .option('agree', { type: 'boolean', default: D.agree, describe: 'also require the student\'s strong-view prediction to agree' })
+      .option('dist-align', { type: 'boolean', default: D.distAlign, describe: 'distribution alignment: rescale the teacher\'s probabilities toward a uniform class prior before thresholding (--no-dist-align turns it off)' })
       .option('lambda-rec', { type: 'number', default: D.lambdaRec, describe: 'weight of the reconstruction loss' })
       .option('lambda-l', { type: 'number', default: D.lambdaL, describe: 'weight of the labeled cross-entropy' })
       .option('lambda-u', { type: 'number', default: D.lambdaU, describe: 'weight of the pseudo-label cross-entropy' })
@@ -63,7 +64,7 @@ export function trainCommand(y: Argv) {
         steps: pick('steps', a.steps), method: pick('method', a.method), device: pick('device', a.device), threads: a.threads,
         seed: pick('seed', a.seed), lr: pick('lr', a.lr), minLr: pick('min-lr', a['min-lr']), warmupSteps: pick('warmup-steps', a['warmup-steps']),
         weightDecay: pick('weight-decay', a['weight-decay']), clipNorm: pick('clip-norm', a['clip-norm']), emaDecay: pick('ema-decay', a['ema-decay']),
-        teacher: pick('teacher', a.teacher), tau: pick('tau', a.tau), agree: pick('agree', a.agree), lambdaRec: pick('lambda-rec', a['lambda-rec']),
+        teacher: pick('teacher', a.teacher), tau: pick('tau', a.tau), agree: pick('agree', a.agree), distAlign: pick('dist-align', a['dist-align']), lambdaRec: pick('lambda-rec', a['lambda-rec']),
         lambdaL: pick('lambda-l', a['lambda-l']), lambdaU: pick('lambda-u', a['lambda-u']), flip: pick('flip', a.flip), cropPad: a['crop-pad'],
         evalEvery: pick('eval-every', a['eval-every']), logEvery: pick('log-every', a['log-every']),
         checkpointEvery: pick('checkpoint-every', a['checkpoint-every']), cacheDir: a['cache-dir'],

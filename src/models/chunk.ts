@@ -34,6 +34,7 @@ export function buildTrainChunk(cfg: ModelConfig, specs: readonly ParamSpec[], s
     emaDecay: scalar('ema_decay', 'teacher EMA decay'),
     gateOpen: scalar('gate_open', '1 when the validation gate is open, else 0 (fixed within a chunk)'),
     tau: scalar('tau', 'confidence threshold for pseudo-labels'),
+    daRatio: g.input('da_ratio', dt, [cfg.classes], 'distribution alignment ratio (fixed within a chunk; ones: off)'),
     agree: scalar('agree', '1 to require weak/strong agreement for a pseudo-label'),
     lambdaRec: scalar('lambda_rec', 'weight of the reconstruction loss'),
     lambdaL: scalar('lambda_l', 'weight of the labeled cross-entropy'),
@@ -76,11 +77,13 @@ export function buildTrainChunk(cfg: ModelConfig, specs: readonly ParamSpec[], s
   body.output(t.pseudoLabel, 'k/pseudo_label');
   body.output(t.pseudoConf, 'k/pseudo_conf');
   body.output(t.pseudoWeight, 'k/pseudo_weight');
+  body.output(t.teacherMean, 'k/teacher_mean');
 
   const carriedIn = [step0, ...KINDS.flatMap((kind) => specs.map((s) => state[kind][s.name]))];
   const scans = [
     ...stats.map(() => ({ dtype: dt, shape: [K] })),
     { dtype: 'int64' as const, shape: [K, bu] }, { dtype: dt, shape: [K, bu] }, { dtype: dt, shape: [K, bu] },
+    { dtype: dt, shape: [K, cfg.classes] },
   ];
   const outs = g.loop(g.constant('int64', [], [K]), null, carriedIn, body, scans);
   let i = 0;
@@ -90,5 +93,6 @@ export function buildTrainChunk(cfg: ModelConfig, specs: readonly ParamSpec[], s
   g.output(outs[i++], 'pseudo_label', 'teacher argmax per step and unlabeled image [K, Bu]');
   g.output(outs[i++], 'pseudo_conf', 'teacher confidence [K, Bu]');
   g.output(outs[i++], 'pseudo_weight', '1 where the pseudo-label was used [K, Bu]');
+  g.output(outs[i++], 'teacher_mean', 'mean teacher probabilities per step [K, classes]');
   return g;
 }

@@ -34,6 +34,7 @@ export interface StepBatch {
 export interface StepPolicy {
   gateOpen: Tensor;   // 1 or 0: pseudo-labels are used only when the gate is open
   tau: Tensor;        // confidence threshold
+  daRatio: Tensor;    // [K] distribution alignment: teacher probabilities are multiplied by this and renormalized (ones: off)
   agree: Tensor;      // 1: also require the student's strong-view prediction to match the pseudo-label
   lambdaRec: Tensor;
   lambdaL: Tensor;
@@ -46,6 +47,7 @@ export interface LossTerms {
   pseudoLabel: Tensor;  // int64 [Bu]
   pseudoConf: Tensor;   // [Bu]
   pseudoWeight: Tensor; // [Bu] 1 where the pseudo-label was used
+  teacherMean: Tensor;  // [K] mean teacher probabilities over the unlabeled batch, before alignment
 }
 
 export function stepInputs(g: Graph, cfg: ModelConfig, shapes: StepShapes): { batch: StepBatch; policy: StepPolicy } {
@@ -69,6 +71,7 @@ export function stepInputs(g: Graph, cfg: ModelConfig, shapes: StepShapes): { ba
     policy: {
       gateOpen: scalar('gate_open', '1 when the validation gate is open, else 0'),
       tau: scalar('tau', 'confidence threshold for pseudo-labels'),
+      daRatio: g.input('da_ratio', dt, [cfg.classes], 'distribution alignment: target class prior / running mean of teacher predictions (ones: off)'),
       agree: scalar('agree', '1 to require weak/strong agreement for a pseudo-label'),
       lambdaRec: scalar('lambda_rec', 'weight of the reconstruction loss'),
       lambdaL: scalar('lambda_l', 'weight of the labeled cross-entropy'),
@@ -84,7 +87,11 @@ export function lossTerms(g: Graph, cfg: ModelConfig, W: ParamSet, T: ParamSet, 
   const bl = batch.labeledImages.shape[0] as number;
   const bu = batch.weakImages.shape[0] as number;
   // 1. teacher on weak views
-  const teacherProbs = g.scope('teacher', () => g.softmax(classify(g, cfg, T, batch.weakImages, opts), -1)); // [Bu, K]
+  const rawProbs = g.scope('teacher', () => g.softmax(classify(g, cfg, T, batch.weakImages, opts), -1)); // [Bu, K]
+  // Distribution alignment (ReMixMatch): rescale by prior / running mean of predictions, so classes the teacher
+  // over-predicts early do not flood the pseudo-labels.
+  const aligned = g.mul(rawProbs, policy.daRatio);
+  const teacherProbs = g.div(aligned, g.reduceSum(aligned, [1]));                // [Bu, K]
   const pseudoConf = g.reduceMax(teacherProbs, [1], false);                    // [Bu]
   const pseudoLabel = g.argMax(teacherProbs, 1);                               // [Bu]
   // 3a. student classification of labeled images and strong views together
@@ -106,6 +113,7 @@ export function lossTerms(g: Graph, cfg: ModelConfig, W: ParamSet, T: ParamSet, 
   return {
     loss, rec, ceL, ceU, pseudoLabel, pseudoConf, pseudoWeight,
     maskRate: g.reduceMean(pseudoWeight, [0], false),
+    teacherMean: g.reduceMean(rawProbs, [0], false),
     accL: accuracy(g, logitsL, batch.labels),
   };
 }
@@ -211,6 +219,7 @@ export function buildTrainStep(cfg: ModelConfig, specs: readonly ParamSpec[], sh
   g.output(r.terms.pseudoLabel, 'pseudo_label', 'teacher argmax per unlabeled image');
   g.output(r.terms.pseudoConf, 'pseudo_conf', 'teacher confidence per unlabeled image');
   g.output(r.terms.pseudoWeight, 'pseudo_weight', '1 where the pseudo-label was used');
+  g.output(r.terms.teacherMean, 'teacher_mean', 'mean teacher probabilities over the unlabeled batch [K]');
   return g;
 }
 
