@@ -37,20 +37,37 @@ async function time(s: Session, feeds: Record<string, HostTensor>, n: number): P
   return median(ts);
 }
 
-/** GFLOP/s of one [M,K]×[K,N] MatMul through a session with the same options as training. */
-async function matmulCeiling(m: number, k: number, n: number): Promise<number> {
+/** A plain [M,K]×[K,N] MatMul through a session with the same options as training, and its feeds. */
+async function matmulSession(m: number, k: number, n: number): Promise<{ s: Session; feeds: Record<string, HostTensor>; flop: number }> {
   const g = new Graph('ceiling');
   const a = g.input('a', 'float32', [m, k]);
   const b = g.input('b', 'float32', [k, n]);
   g.output(g.matmul(a, b), 'c');
-  const s = await Session.create(serialize(g));
   const rng = new Rng(1);
-  const ms = await time(s, {
-    a: hostTensor('float32', [m, k], Float32Array.from({ length: m * k }, () => rng.normal())),
-    b: hostTensor('float32', [k, n], Float32Array.from({ length: k * n }, () => rng.normal())),
-  }, 10);
-  await s.release();
-  return (2 * m * k * n) / (ms * 1e6);
+  return {
+    s: await Session.create(serialize(g)),
+    feeds: {
+      a: hostTensor('float32', [m, k], Float32Array.from({ length: m * k }, () => rng.normal())),
+      b: hostTensor('float32', [k, n], Float32Array.from({ length: k * n }, () => rng.normal())),
+    },
+    flop: 2 * m * k * n,
+  };
+}
+
+/** Times two sessions alternately, run by run, so both see the same machine load; returns both medians (ms). */
+async function sideBySide(x: Session, xf: Record<string, HostTensor>, y: Session, yf: Record<string, HostTensor>,
+  rounds: number, yRepeats: number): Promise<[number, number]> {
+  const tx: number[] = [];
+  const ty: number[] = [];
+  for (let i = 0; i < rounds + 1; i++) {
+    let t0 = performance.now();
+    await x.run(xf);
+    if (i > 0) tx.push(performance.now() - t0);
+    t0 = performance.now();
+    for (let j = 0; j < yRepeats; j++) await y.run(yf);
+    if (i > 0) ty.push((performance.now() - t0) / yRepeats);
+  }
+  return [median(tx), median(ty)];
 }
 
 /** Time to pass the whole optimizer state through ORT and back (Identity per tensor): the copy cost alone. */
@@ -115,12 +132,15 @@ for (const c of configs) {
   for (const [k, v] of Object.entries({ step: 1, lr: 1e-4, weight_decay: 0.05, clip_norm: 1, ema_decay: 0.99, gate_open: 1, tau: 0, agree: 0, lambda_rec: 1, lambda_l: 1, lambda_u: 1 })) feeds[k] = scalarTensor('float32', v);
   feeds.da_ratio = hostTensor('float32', [10], new Float32Array(10).fill(1));
   const s = await Session.create(a.path('train_step.onnx'));
-  const runMs = await time(s, feeds, steps);
-  await s.release();
-  const copyMs = await copyCost(feeds, stateNames);
-  // Ceiling: the step's largest matrix product shape class — all tokens of the batch through the MLP's first layer.
+  // Ceiling: the step's largest matrix product shape class — all tokens of the batch through the MLP's first layer —
+  // timed alternately with the step itself.
   const d = cfg.preset.dim;
-  const ceiling = await matmulCeiling(B * m.numPatches, d, 4 * d);
+  const mm = await matmulSession(B * m.numPatches, d, 4 * d);
+  const [runMs, mmMs] = await sideBySide(s, feeds, mm.s, mm.feeds, steps, 5);
+  await s.release();
+  await mm.s.release();
+  const ceiling = mm.flop / (mmMs * 1e6);
+  const copyMs = await copyCost(feeds, stateNames);
   const gflops = flops.total / (runMs * 1e6);
   const row = {
     preset, batch: B, gflop_per_step: +(flops.total / 1e9).toFixed(2), matmul_share: +(flops.matmul / flops.total).toFixed(3),
