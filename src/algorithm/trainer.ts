@@ -190,9 +190,12 @@ export class SSMAETrainer {
     const evalNow = t % c.evalEvery === 0 || t === total;
     if (evalNow) {
       this.lastValAcc = await this.evaluate();
-      const d = this.gate.update(t, this.lastValAcc);
-      fs.appendFileSync(path.join(this.runDir, 'gate.jsonl'), JSON.stringify(d) + '\n');
-      this.hooks.onGate?.(d);
+      // The labels-only baseline has no pseudo-labels for a gate to hold back: it only records validation accuracy.
+      if (c.method !== 'labels-only') {
+        const d = this.gate.update(t, this.lastValAcc);
+        fs.appendFileSync(path.join(this.runDir, 'gate.jsonl'), JSON.stringify(d) + '\n');
+        this.hooks.onGate?.(d);
+      }
     }
     // A checkpoint step always ends a log interval: the running means are not saved in checkpoints, so a resumed
     // run starts a fresh interval there and must write the same rows as one that never stopped.
