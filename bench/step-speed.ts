@@ -9,7 +9,7 @@ import { loadArtifacts, loadInitialWeights } from '../src/artifacts/load.js';
 import { drawMasks } from '../src/algorithm/masking.js';
 import { Rng } from '../src/data/rng.js';
 import { Device, Session } from '../src/runtime/session.js';
-import { HostTensor, hostTensor, scalarTensor } from '../src/runtime/tensor.js';
+import { HostTensor, hostTensor, scalarTensor, stackTensors } from '../src/runtime/tensor.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -61,11 +61,7 @@ feeds.da_ratio = hostTensor('float32', [10], new Float32Array(10).fill(1));
 if (K > 1) {
   // The same batch K times, stacked on a leading axis (timing only), and one learning rate per step.
   for (const name of ['images_labeled', 'images_weak', 'images_strong', 'labels', 'ids_keep', 'ids_restore', 'mask']) {
-    const t = feeds[name];
-    const n = t.data.length;
-    const data = new (t.data.constructor as new (len: number) => Uint8Array)(n * K);
-    for (let j = 0; j < K; j++) data.set(t.data as Uint8Array, j * n);
-    feeds[name] = hostTensor(t.dtype, [K, ...t.dims], data);
+    feeds[name] = stackTensors(new Array(K).fill(feeds[name]));
   }
   feeds.lr = hostTensor('float32', [K], new Float32Array(K).fill(1e-4));
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { exportArtifacts } from '../src/artifacts/export.js';
 import { loadArtifacts } from '../src/artifacts/load.js';
 import { Session } from '../src/runtime/session.js';
-import { HostTensor, hostTensor, scalarTensor } from '../src/runtime/tensor.js';
+import { HostTensor, hostTensor, stackTensors } from '../src/runtime/tensor.js';
 import { batchFeeds, policyFeeds, stateFeeds } from './helpers/stepfeeds.js';
 import { writeTopBottomFolder } from './helpers/tinydata.js';
 
@@ -37,13 +37,7 @@ test('a Loop chunk of K = 3 steps equals 3 single steps (state, losses, pseudo-l
     pseudo.push(...(out.pseudo_label.data as BigInt64Array));
   }
   // As one chunk: per-step inputs stacked on a leading K axis.
-  const stack = (name: string): HostTensor => {
-    const parts = batches.map((b) => b[name]);
-    const n = parts[0].data.length;
-    const data = new (parts[0].data.constructor as new (n: number) => HostTensor['data'])(n * K);
-    parts.forEach((p, k) => (data as Float32Array).set(p.data as Float32Array, k * n));
-    return hostTensor(parts[0].dtype, [K, ...parts[0].dims], data);
-  };
+  const stack = (name: string): HostTensor => stackTensors(batches.map((b) => b[name]));
   const out = await chunk.run({
     ...state0, ...Object.fromEntries(Object.keys(batches[0]).map((n) => [n, stack(n)])),
     ...policyFeeds(a, { ...policy, step: 5 }), lr: hostTensor('float32', [K], Float32Array.from(lrs)),

@@ -7,14 +7,15 @@ import { Artifacts, loadInitialWeights } from '../artifacts/load.js';
 import { writeFileAtomic } from '../artifacts/files.js';
 import { Rng } from '../data/rng.js';
 import { Session } from '../runtime/session.js';
-import { HostTensor, hostTensor, scalarTensor } from '../runtime/tensor.js';
+import { HostTensor, hostTensor, scalarTensor, stackTensors } from '../runtime/tensor.js';
+import { DType } from '../graph/types.js';
 import { STAT_OUTPUTS } from '../models/step.js';
 import { BatchSource } from './batches.js';
 import { CHECKPOINT_FILE, Checkpoint, Float, ModelState, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { Classifier, accuracyOf, predictions } from './classifier.js';
 import { TrainConfig } from './config.js';
 import { GateDecision, ValidationGate } from './gate.js';
-import { drawMasks } from './masking.js';
+import { MaskBatch, drawMasks } from './masking.js';
 import { IntervalStats, MetricsLog, Row, truncateAfter } from './metrics.js';
 import { LrSchedule, learningRate } from './schedule.js';
 import type { SplitData } from './data.js';
@@ -229,28 +230,22 @@ export class SSMAETrainer {
     const t0 = this.step;
     const batches = Array.from({ length: k }, () => ({ batch: this.batches.next(), masks: drawMasks(this.maskRng, B, m.numPatches, m.keep) }));
     const lrs = batches.map((_, j) => learningRate(schedule, t0 + j + 1));
-    const stack = (name: string): HostTensor => {
-      const parts = batches.map((b) => b.batch.feeds[name]);
-      if (k === 1) return parts[0];
-      const n = parts[0].data.length;
-      const data = new (parts[0].data.constructor as new (len: number) => Uint8Array)(n * k);
-      parts.forEach((p, j) => data.set(p.data as Uint8Array, j * n));
-      return hostTensor(parts[0].dtype, [k, ...parts[0].dims], data);
-    };
-    const cat = <T extends BigInt64Array | Float32Array>(arrays: T[], make: new (n: number) => T): T => {
-      const out = new make(arrays.reduce((n, a) => n + a.length, 0));
-      let off = 0;
-      for (const a of arrays) { out.set(a as never, off); off += a.length; }
-      return out;
-    };
-    const lead = k === 1 ? [] : [k];
-    const maskData = cat(batches.map((b) => b.masks.mask), Float32Array);
+    // k = 1 feeds train_step.onnx as is; k > 1 stacks each per-step input on a leading axis for train_chunk.onnx.
+    const perStep = (one: (j: number) => HostTensor): HostTensor =>
+      (k === 1 ? one(0) : stackTensors(batches.map((_, j) => one(j))));
+    const batchInput = (name: string) => perStep((j) => batches[j].batch.feeds[name]);
+    const maskInput = (dims: number[], pick: (mk: MaskBatch) => BigInt64Array | Float32Array, dtype: DType) =>
+      perStep((j) => {
+        const d = pick(batches[j].masks);
+        return hostTensor(dtype, dims, dtype === 'float64' ? Float64Array.from(d as Float32Array) : d);
+      });
     const feeds: Record<string, HostTensor> = {
       ...this.stateFeeds(),
-      images_labeled: stack('images_labeled'), labels: stack('labels'), images_weak: stack('images_weak'), images_strong: stack('images_strong'),
-      ids_keep: hostTensor('int64', [...lead, B, m.keep], cat(batches.map((b) => b.masks.idsKeep), BigInt64Array)),
-      ids_restore: hostTensor('int64', [...lead, B, m.numPatches], cat(batches.map((b) => b.masks.idsRestore), BigInt64Array)),
-      mask: hostTensor(dt, [...lead, B, m.numPatches], dt === 'float64' ? Float64Array.from(maskData) : maskData),
+      images_labeled: batchInput('images_labeled'), labels: batchInput('labels'),
+      images_weak: batchInput('images_weak'), images_strong: batchInput('images_strong'),
+      ids_keep: maskInput([B, m.keep], (mk) => mk.idsKeep, 'int64'),
+      ids_restore: maskInput([B, m.numPatches], (mk) => mk.idsRestore, 'int64'),
+      mask: maskInput([B, m.numPatches], (mk) => mk.mask, dt),
       step: this.scalar(k === 1 ? t0 + 1 : t0),
       lr: k === 1 ? this.scalar(lrs[0]) : hostTensor(dt, [k], dt === 'float64' ? Float64Array.from(lrs) : Float32Array.from(lrs)),
       weight_decay: this.scalar(c.weightDecay), clip_norm: this.scalar(c.clipNorm), ema_decay: this.scalar(c.emaDecay),

@@ -1,24 +1,19 @@
 // manifest.json: everything needed to use an artifact directory without reading the graphs: the model's shapes,
 // every parameter, every graph's inputs and outputs, the tool version and each file's sha256.
 import { Graph } from '../graph/builder.js';
-import { DType, Dim, FloatDType } from '../graph/types.js';
+import { DType, Dim } from '../graph/types.js';
 import { ParamSpec } from '../models/params.js';
-import { Preset } from '../models/presets.js';
+import { ModelConfig } from '../models/presets.js';
 
 export const MANIFEST_FORMAT = 1;
 
 export interface IoSpec { name: string; dtype: DType; shape: Dim[]; doc: string }
 export interface GraphSpec { file: string; inputs: IoSpec[]; outputs: IoSpec[] }
 
-export interface Manifest {
+/** The model's config (preset, image size, channels, classes, dtype, mask ratio) plus what export derived and wrote. */
+export interface Manifest extends ModelConfig {
   format: number;
   tool: { name: string; version: string };
-  preset: Preset;
-  imageSize: number;
-  channels: number;
-  classes: number;
-  dtype: FloatDType;
-  maskRatio: number;
   numPatches: number;
   keep: number;
   labeledBatch: number;

@@ -25,3 +25,15 @@ export function scalarTensor(dtype: DType, value: number): HostTensor {
 export function toNumbers(t: HostTensor): number[] {
   return Array.from(t.data as ArrayLike<number | bigint>, Number);
 }
+
+/** Tensors of equal dtype and dims stacked on a new leading axis: k × [d…] → [k, d…]. */
+export function stackTensors(parts: readonly HostTensor[]): HostTensor {
+  const first = parts[0];
+  const n = first.data.length;
+  const data = typedArrayFor(first.dtype, n * parts.length);
+  parts.forEach((p, j) => {
+    if (p.dtype !== first.dtype || p.data.length !== n) throw new Error(`stackTensors: part ${j} differs from part 0`);
+    (data as Uint8Array).set(p.data as Uint8Array, j * n);
+  });
+  return { dtype: first.dtype, dims: [parts.length, ...first.dims], data };
+}
