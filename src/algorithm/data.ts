@@ -18,12 +18,13 @@ export interface DataRequest {
   classes: number;
   cacheDir?: string;
   log?: Logger;
-  onProgress?: LoadOptions['onProgress'];
+  /** Makes a progress callback for one source (by its spec). */
+  progress?: (spec: string) => LoadOptions['onProgress'];
 }
 
 export async function loadTrainingData(r: DataRequest): Promise<SplitData> {
-  const common = { size: r.size, channels: r.channels, cacheDir: r.cacheDir, log: r.log, onProgress: r.onProgress };
-  const source = await loadSource(r.labeled, { ...common, labeled: true });
+  const common = { size: r.size, channels: r.channels, cacheDir: r.cacheDir, log: r.log };
+  const source = await loadSource(r.labeled, { ...common, labeled: true, onProgress: r.progress?.(r.labeled) });
   if (source.classes.length !== r.classes) {
     throw new DataError(`${r.labeled} has ${source.classes.length} classes (${source.classes.slice(0, 12).join(', ')}) ` +
       `but the artifacts were exported with --classes ${r.classes}; re-export with --classes ${source.classes.length}`);
@@ -38,7 +39,7 @@ export async function loadTrainingData(r: DataRequest): Promise<SplitData> {
   const split = splitLabeled(source, { labelsPerClass, valPerClass: r.valPerClass, seed: r.seed });
   let unlabeled: ImageSet = split.unlabeled;
   if (r.unlabeled) {
-    const extra = await loadSource(r.unlabeled, { ...common, labeled: false, classes: source.classes });
+    const extra = await loadSource(r.unlabeled, { ...common, labeled: false, classes: source.classes, onProgress: r.progress?.(r.unlabeled) });
     unlabeled = unlabeled && unlabeled.n > 0 ? concatSets([unlabeled, extra]) : extra;
   }
   if (!unlabeled || unlabeled.n === 0) {

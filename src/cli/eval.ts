@@ -5,6 +5,7 @@ import { Classifier, predictions } from '../algorithm/classifier.js';
 import { loadRun } from '../algorithm/run.js';
 import { writeFileAtomic } from '../artifacts/files.js';
 import { loadSource } from '../data/source.js';
+import { decodeProgress } from './progress.js';
 
 export function evalCommand(y: Argv) {
   return y.command('eval', 'Evaluate a trained run on a labeled source: accuracy, per-class accuracy, confusion matrix',
@@ -19,7 +20,8 @@ export function evalCommand(y: Argv) {
     async (a) => {
       const run = loadRun(a.run);
       const m = run.artifacts.manifest;
-      const set = await loadSource(a.data, { size: m.imageSize, channels: m.channels as 1 | 3, labeled: true, classes: run.classes });
+      const set = await loadSource(a.data, { size: m.imageSize, channels: m.channels as 1 | 3, labeled: true, classes: run.classes,
+        onProgress: decodeProgress(a.data) });
       const clf = await Classifier.create(run.artifacts, run.weights, { device: a.device });
       const t0 = Date.now();
       const { label } = predictions(await clf.logits(set.images, set.n), m.classes);

@@ -5,6 +5,7 @@ import { Classifier, predictions } from '../algorithm/classifier.js';
 import { loadRun } from '../algorithm/run.js';
 import { UsageError } from '../artifacts/files.js';
 import { loadSource } from '../data/source.js';
+import { decodeProgress } from './progress.js';
 
 export function parseShard(s: string | undefined): { index: number; count: number } | undefined {
   if (s === undefined) return undefined;
@@ -33,7 +34,8 @@ export function pseudoLabelCommand(y: Argv) {
       if (!(a.threshold >= 0 && a.threshold <= 1)) throw new UsageError(`--threshold must be in [0, 1], got ${a.threshold}`);
       const run = loadRun(a.run);
       const m = run.artifacts.manifest;
-      const set = await loadSource(a.input, { size: m.imageSize, channels: m.channels as 1 | 3, labeled: false, classes: run.classes, shard });
+      const set = await loadSource(a.input, { size: m.imageSize, channels: m.channels as 1 | 3, labeled: false, classes: run.classes, shard,
+        onProgress: decodeProgress(a.input) });
       const clf = await Classifier.create(run.artifacts, run.weights, { device: a.device });
       const tmp = `${a.out}.${process.pid}.tmp`;
       const file = fs.createWriteStream(tmp);

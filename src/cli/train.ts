@@ -7,6 +7,7 @@ import { loadTrainingData } from '../algorithm/data.js';
 import { SSMAETrainer } from '../algorithm/trainer.js';
 import { ensureWritableDir } from '../artifacts/files.js';
 import { DEVICES } from '../runtime/session.js';
+import { decodeProgress } from './progress.js';
 
 const D = TRAIN_DEFAULTS;
 
@@ -76,7 +77,7 @@ export function trainCommand(y: Argv) {
       const data = await loadTrainingData({
         labeled: a.labeled, unlabeled: a.unlabeled ?? null, labelsPerClass: a['labels-per-class'] ?? null,
         valPerClass: a['val-per-class'], seed: a.seed, size: art.cfg.imageSize, channels: art.cfg.channels as 1 | 3,
-        classes: art.cfg.classes, cacheDir, log,
+        classes: art.cfg.classes, cacheDir, log, progress: decodeProgress,
       });
       const skipped = data.labeled.skipped.length + data.unlabeled.skipped.length;
       console.log(`data: ${data.labeled.n} labeled, ${data.val.n} validation, ${data.unlabeled.n} unlabeled images` +
