@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readMetrics } from '../src/algorithm/metrics.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = path.join(root, 'dist/src/cli/main.js');
@@ -37,13 +38,12 @@ function testAccuracy(run: string): number {
 
 /** Pseudo-label precision over the run (the labels used for training, checked against MNIST's hidden labels). */
 function pseudoStats(run: string): { precision: number | null; rate: number | null } {
-  const rows = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  const open = rows.filter((r) => r['gate/open'] === 1 && r['train/pseudo_precision'] !== null);
+  const open = readMetrics(run).filter((r) => r['gate/open'] === 1 && r['train/pseudo_precision'] != null);
   if (!open.length) return { precision: null, rate: null };
   const w = open.map((r) => r['train/pseudo_mask_rate'] as number);
   const total = w.reduce((a, b) => a + b, 0);
   return {
-    precision: total ? open.reduce((s, r, i) => s + w[i] * r['train/pseudo_precision'], 0) / total : null,
+    precision: total ? open.reduce((s, r, i) => s + w[i] * (r['train/pseudo_precision'] as number), 0) / total : null,
     rate: total / open.length,
   };
 }
