@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../artifacts/files.js';
 import { NamedTensor, decodeSafetensors, encodeSafetensors } from '../artifacts/safetensors.js';
 import { FloatDType } from '../graph/types.js';
 import type { GateState } from './gate.js';
+import { STATE_KINDS } from '../models/step.js';
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 
@@ -34,7 +35,7 @@ export interface Checkpoint { model: ModelState; loop: LoopState }
 
 export function encodeCheckpoint(c: Checkpoint, shapes: Map<string, number[]>, dtype: FloatDType): Buffer {
   const tensors = new Map<string, NamedTensor>();
-  for (const kind of ['p', 'm', 'v', 'ema'] as const) {
+  for (const kind of STATE_KINDS) {
     for (const [name, data] of c.model[kind]) tensors.set(`${kind}.${name}`, { dtype, shape: shapes.get(name)!, data });
   }
   return encodeSafetensors(tensors, { ssmae_loop_state: JSON.stringify(c.loop) });

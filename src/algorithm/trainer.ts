@@ -9,7 +9,7 @@ import { Rng } from '../data/rng.js';
 import { Session } from '../runtime/session.js';
 import { HostTensor, hostTensor, scalarTensor, stackTensors } from '../runtime/tensor.js';
 import { DType } from '../graph/types.js';
-import { STAT_OUTPUTS } from '../models/step.js';
+import { STATE_KINDS, STAT_OUTPUTS } from '../models/step.js';
 import { BatchSource } from './batches.js';
 import { CHECKPOINT_FILE, Checkpoint, Float, ModelState, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { Classifier, accuracyOf, predictions } from './classifier.js';
@@ -41,7 +41,6 @@ interface StepOutcome {
 
 export interface TrainResult { step: number; gateOpenedAt: number | null; finalValAcc: number; runDir: string }
 
-const STATE_KINDS = ['p', 'm', 'v', 'ema'] as const;
 /** Running-mean momentum of distribution alignment: a time constant of ~100 steps, like the EMA teacher's. */
 const DA_MOMENTUM = 0.99;
 

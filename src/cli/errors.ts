@@ -3,14 +3,12 @@
 import { UsageError } from '../artifacts/files.js';
 import { ConfigError } from '../models/presets.js';
 import { DivergedError } from '../algorithm/trainer.js';
-
-
-const USER_ERRORS = ['UsageError', 'ConfigError', 'DataError', 'ShapeError'];
+import { DataError } from '../data/types.js';
+import { ShapeError } from '../graph/shapes.js';
 
 export function exitCodeFor(e: unknown): number {
   if (e instanceof DivergedError) return 3;
-  if (e instanceof UsageError || e instanceof ConfigError) return 2;
-  if (e instanceof Error && USER_ERRORS.includes(e.constructor.name)) return 2;
+  if (e instanceof UsageError || e instanceof ConfigError || e instanceof DataError || e instanceof ShapeError) return 2;
   return 1;
 }
 

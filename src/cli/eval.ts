@@ -5,6 +5,7 @@ import { Classifier, predictions } from '../algorithm/classifier.js';
 import { loadRun } from '../algorithm/run.js';
 import { writeFileAtomic } from '../artifacts/files.js';
 import { loadSource } from '../data/source.js';
+import { DEVICES, Device } from '../runtime/session.js';
 import { decodeProgress } from './progress.js';
 
 export function evalCommand(y: Argv) {
@@ -14,7 +15,7 @@ export function evalCommand(y: Argv) {
       .option('data', { type: 'string', demandOption: true, describe: 'labeled source (same forms as train --labeled), e.g. mnist:test' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object (accuracy, per_class, confusion, n) instead of tables' })
       .option('confusion', { type: 'string', describe: 'where to write the confusion matrix CSV (default RUN/confusion.csv)' })
-      .option('device', { choices: ['cpu', 'cuda', 'webgpu'] as const, default: 'cpu' as const })
+      .option('device', { choices: DEVICES, default: 'cpu' as Device, describe: 'execution provider' })
       .example('$0 eval --run runs/mnist --data mnist:test', 'test accuracy of a run')
       .example('$0 eval --run runs/pets --data data/test/ --json | jq .accuracy', 'for CI'),
     async (a) => {

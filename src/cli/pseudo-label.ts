@@ -5,6 +5,7 @@ import { Classifier, predictions } from '../algorithm/classifier.js';
 import { loadRun } from '../algorithm/run.js';
 import { UsageError } from '../artifacts/files.js';
 import { loadSource } from '../data/source.js';
+import { DEVICES, Device } from '../runtime/session.js';
 import { decodeProgress } from './progress.js';
 
 export function parseShard(s: string | undefined): { index: number; count: number } | undefined {
@@ -26,7 +27,7 @@ export function pseudoLabelCommand(y: Argv) {
       .option('only-accepted', { type: 'boolean', default: false, describe: 'write only rows at or above --threshold' })
       .option('shard', { type: 'string', describe: 'i/N: process only the i-th of N contiguous slices (deterministic; shards together cover the input once)' })
       .option('batch', { type: 'number', default: 256, describe: 'images per inference run' })
-      .option('device', { choices: ['cpu', 'cuda', 'webgpu'] as const, default: 'cpu' as const })
+      .option('device', { choices: DEVICES, default: 'cpu' as Device, describe: 'execution provider' })
       .example('$0 pseudo-label --run runs/pets --input dump/ --out labels.csv --threshold 0.95', 'label a folder')
       .example('$0 pseudo-label --run runs/pets --input dump/ --out labels-$I.csv --shard $I/8', 'one of 8 parallel jobs (e.g. a Kubernetes indexed Job or Slurm array)'),
     async (a) => {

@@ -126,6 +126,5 @@ function progressHooks(quiet: boolean) {
       const line = `gate @ step ${d.step}: ${d.reason}`;
       if (bar && d.changed) { bar.stop(); console.error(line); bar.start(bar.getTotal(), d.step); } else if (!bar) console.error(line);
     },
-    onCheckpoint: () => {},
   };
 }

@@ -6,10 +6,9 @@ import { Graph } from '../graph/builder.js';
 import { Tensor } from '../graph/types.js';
 import { ParamSpec, paramInputs } from './params.js';
 import { ModelConfig, keepCount, numPatches } from './presets.js';
-import { OptimState, STAT_OUTPUTS, StepShapes, stepBody } from './step.js';
+import { OptimState, STATE_KINDS, STAT_OUTPUTS, StepShapes, stepBody } from './step.js';
 import { BuildOptions } from './vit.js';
 
-const KINDS = ['p', 'm', 'v', 'ema'] as const;
 
 export function buildTrainChunk(cfg: ModelConfig, specs: readonly ParamSpec[], shapes: StepShapes, K: number,
   opts: BuildOptions = {}): Graph {
@@ -58,7 +57,7 @@ export function buildTrainChunk(cfg: ModelConfig, specs: readonly ParamSpec[], s
     const condIn = body.input('k/cond_in', 'bool', [], 'loop condition');
     const stepIn = body.input('k/step_in', dt, [], 'steps taken so far');
     const carried: OptimState = { p: {}, m: {}, v: {}, ema: {} };
-    for (const kind of KINDS) for (const s of specs) carried[kind][s.name] = body.input(`k/${kind}.${s.name}`, dt, s.shape);
+    for (const kind of STATE_KINDS) for (const s of specs) carried[kind][s.name] = body.input(`k/${kind}.${s.name}`, dt, s.shape);
     const at = (t: Tensor) => body.gather(t, iter, 0); // this iteration's slice of a stack
     const step = body.add(stepIn, body.scalar(dt, 1));
     const res = stepBody(body, cfg, specs, carried, { step, lr: at(stacks.lr), ...fixed }, {
@@ -70,7 +69,7 @@ export function buildTrainChunk(cfg: ModelConfig, specs: readonly ParamSpec[], s
   });
   body.output(body.identity(r.condIn), 'k/cond_out');
   body.output(r.step, 'k/step_out');
-  for (const kind of KINDS) for (const s of specs) body.output(r.res.state[kind][s.name], `k/new.${kind}.${s.name}`);
+  for (const kind of STATE_KINDS) for (const s of specs) body.output(r.res.state[kind][s.name], `k/new.${kind}.${s.name}`);
   const t = r.res.terms;
   const stats = [t.loss, t.rec, t.ceL, t.ceU, t.maskRate, t.accL, r.res.gradNorm];
   stats.forEach((x, i) => body.output(x, `k/${STAT_OUTPUTS[i]}`));
@@ -79,7 +78,7 @@ export function buildTrainChunk(cfg: ModelConfig, specs: readonly ParamSpec[], s
   body.output(t.pseudoWeight, 'k/pseudo_weight');
   body.output(t.teacherMean, 'k/teacher_mean');
 
-  const carriedIn = [step0, ...KINDS.flatMap((kind) => specs.map((s) => state[kind][s.name]))];
+  const carriedIn = [step0, ...STATE_KINDS.flatMap((kind) => specs.map((s) => state[kind][s.name]))];
   const scans = [
     ...stats.map(() => ({ dtype: dt, shape: [K] })),
     { dtype: 'int64' as const, shape: [K, bu] }, { dtype: dt, shape: [K, bu] }, { dtype: dt, shape: [K, bu] },
@@ -88,7 +87,7 @@ export function buildTrainChunk(cfg: ModelConfig, specs: readonly ParamSpec[], s
   const outs = g.loop(g.constant('int64', [], [K]), null, carriedIn, body, scans);
   let i = 0;
   g.output(outs[i++], 'new.step');
-  for (const kind of KINDS) for (const s of specs) g.output(outs[i++], `new.${kind}.${s.name}`, `updated ${kind}.${s.name}`);
+  for (const kind of STATE_KINDS) for (const s of specs) g.output(outs[i++], `new.${kind}.${s.name}`, `updated ${kind}.${s.name}`);
   for (const name of STAT_OUTPUTS) g.output(outs[i++], name, `${name} of each step [K]`);
   g.output(outs[i++], 'pseudo_label', 'teacher argmax per step and unlabeled image [K, Bu]');
   g.output(outs[i++], 'pseudo_conf', 'teacher confidence [K, Bu]');

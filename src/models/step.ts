@@ -119,6 +119,8 @@ export function lossTerms(g: Graph, cfg: ModelConfig, W: ParamSet, T: ParamSet, 
 }
 
 export interface OptimState { p: ParamSet; m: ParamSet; v: ParamSet; ema: ParamSet }
+/** The optimizer state's parts, in the order graphs declare them: parameters, AdamW moments, EMA. */
+export const STATE_KINDS = ['p', 'm', 'v', 'ema'] as const;
 export interface OptimHyper {
   step: Tensor; lr: Tensor; weightDecay: Tensor; clipNorm: Tensor; emaDecay: Tensor;
 }
@@ -189,7 +191,7 @@ export function buildSupervisedStep(cfg: ModelConfig, specs: readonly ParamSpec[
   const logits = classify(g, cfg, state.p, images, opts);
   const ceL = crossEntropy(g, logits, labels);
   const r = optimizerUpdate(g, used, state, hyper, ceL);
-  for (const kind of ['p', 'm', 'v', 'ema'] as const) {
+  for (const kind of STATE_KINDS) {
     for (const s of used) g.output(r.state[kind][s.name], `new.${kind}.${s.name}`, `updated ${kind}.${s.name}`);
   }
   const zero = g.scalar(cfg.dtype, 0);
@@ -212,7 +214,7 @@ export function buildTrainStep(cfg: ModelConfig, specs: readonly ParamSpec[], sh
   const { state, hyper } = optimInputs(g, specs, cfg.dtype);
   const { batch, policy } = stepInputs(g, cfg, shapes);
   const r = stepBody(g, cfg, specs, state, hyper, batch, policy, opts);
-  for (const kind of ['p', 'm', 'v', 'ema'] as const) {
+  for (const kind of STATE_KINDS) {
     for (const s of specs) g.output(r.state[kind][s.name], `new.${kind}.${s.name}`, `updated ${kind}.${s.name}`);
   }
   statTensors(r.terms, r.gradNorm).forEach((t, i) => g.output(t, STAT_OUTPUTS[i]));
