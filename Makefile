@@ -2,7 +2,7 @@
 # onnxruntime-node's install step would download its CUDA provider; without network that fails, so skip it.
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-.PHONY: install build test demo bench clean
+.PHONY: install build test demo bench bench-labels clean
 
 node_modules/.installed: package.json package-lock.json
 	bash scripts/install-system-deps.sh
@@ -22,6 +22,23 @@ demo: build
 
 bench: build
 	bash bench/run.sh
+
+# Label efficiency on Fashion-MNIST, 100 labels per class: labels-only, mae-finetune, no-gate and gated ssmae, three
+# seeds each, two trainings at a time (hours on two cores). Run directories go to an ignored folder named by the step
+# count, so stopping and running it again resumes; the results, summary and charts are copied to bench/results/ even
+# when some run failed (the exit status still says so).
+BENCH_STEPS ?= 1600
+BENCH_LABELS_ART := artifacts/fashion-micro16
+BENCH_LABELS_OUT := runs/bench-labels/fashion-mnist-$(BENCH_STEPS)-steps
+bench-labels: build
+	node dist/src/cli/main.js export --preset vit-micro-p4 --image-size 16 --channels 1 --classes 10 --out $(BENCH_LABELS_ART)
+	status=0; node dist/bench/label-efficiency.js --artifacts $(BENCH_LABELS_ART) \
+	    --labeled fashion-mnist:train --test fashion-mnist:test --labels-per-class 100 --val-per-class 10 \
+	    --methods labels-only,mae-finetune,no-gate,ssmae --seeds 0,1,2 --steps $(BENCH_STEPS) --parallel 2 --threads 1 \
+	    --out $(BENCH_LABELS_OUT) -- --lr 2e-3 --warmup-steps 50 --crop-pad 1 --flip --tau 0.7 --lambda-u 2 || status=$$?; \
+	  mkdir -p bench/results/fashion-mnist && \
+	  cp $(BENCH_LABELS_OUT)/results.jsonl $(BENCH_LABELS_OUT)/summary.md $(BENCH_LABELS_OUT)/*.png bench/results/fashion-mnist/ && \
+	  exit $$status
 
 clean:
 	rm -rf dist node_modules/.installed
