@@ -5,8 +5,8 @@ import { UsageError } from '../artifacts/files.js';
 import { Device, DEVICES } from '../runtime/session.js';
 import { GATE_DEFAULTS, GateConfig } from './gate.js';
 
-export type Method = 'ssmae' | 'no-gate' | 'labels-only';
-export const METHODS: readonly Method[] = ['ssmae', 'no-gate', 'labels-only'];
+export type Method = 'ssmae' | 'no-gate' | 'labels-only' | 'mae-finetune';
+export const METHODS: readonly Method[] = ['ssmae', 'no-gate', 'labels-only', 'mae-finetune'];
 
 export interface TrainConfig {
   artifacts: string;
@@ -17,6 +17,7 @@ export interface TrainConfig {
   out: string;
   method: Method;
   steps: number;
+  pretrainSteps: number | null; // mae-finetune: steps 1..N reconstruct only, the rest fine-tune on the labels
   device: Device;
   threads: number | null;
   seed: number;
@@ -49,6 +50,10 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'artifacts' | 'labeled' | 'out'> 
   valPerClass: 10,       // enough to rank the gate's decision, few enough to leave labels for training
   method: 'ssmae',
   steps: 1000,
+  // mae-finetune only; null = half of --steps. An even split gives the label-efficiency comparison (labels-only,
+  // mae-finetune, no-gate, ssmae at the same number of steps) one pre-training and one fine-tuning budget of the same
+  // size, without a second number to tune. Resuming a run needs the same N: it is saved in config.json.
+  pretrainSteps: null,
   device: 'cpu',
   threads: null,         // = cores
   seed: 0,
@@ -114,6 +119,9 @@ function applyMethod(c: TrainConfig): TrainConfig {
     case 'ssmae': return c;
     case 'no-gate': return { ...c, gate: { ...c.gate, alwaysOpen: true } };
     case 'labels-only': return { ...c, lambdaRec: 0, lambdaU: 0 };
+    // Reconstruction, then the labels (the trainer switches the terms by step); never pseudo-labels.
+    case 'mae-finetune': return { ...c, lambdaU: 0, pretrainSteps: c.pretrainSteps ?? Math.floor(c.steps / 2) };
+    default: return c; // an unknown method: validate() says which ones there are
   }
 }
 
@@ -130,6 +138,10 @@ export function validate(c: TrainConfig): TrainConfig {
   if (c.threads !== null) posInt(c.threads, '--threads');
   if (c.cropPad !== null && !(Number.isInteger(c.cropPad) && c.cropPad >= 0)) bad(`--crop-pad must be an integer ≥ 0, got ${c.cropPad}`);
   if (!METHODS.includes(c.method)) bad(`--method must be one of ${METHODS.join(', ')}, got ${c.method}`);
+  if (c.pretrainSteps !== null) {
+    if (c.method !== 'mae-finetune') bad(`--pretrain-steps is for --method mae-finetune only, not ${c.method}`);
+    if (!(Number.isInteger(c.pretrainSteps) && c.pretrainSteps >= 0)) bad(`--pretrain-steps must be an integer ≥ 0, got ${c.pretrainSteps}`);
+  }
   if (!DEVICES.includes(c.device)) bad(`--device must be one of ${DEVICES.join(', ')}, got ${c.device}`);
   if (!['ema', 'student'].includes(c.teacher)) bad(`--teacher must be ema or student, got ${c.teacher}`);
   if (!(c.lr > 0)) bad(`--lr must be > 0, got ${c.lr}`);

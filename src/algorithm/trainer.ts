@@ -1,10 +1,12 @@
 // The SSMAE training loop: a small class whose parts — gate, pseudo-label policy, schedule, checkpointing and
 // logging — are separate pieces it calls at named moments (USB's AlgorithmBase). One optimizer step per run of
-// train_step.onnx; the policy (gate, τ, agreement) is decided here and fed to the graph as inputs.
+// train_step.onnx; the policy (gate, τ, agreement) is decided here and fed to the graph as inputs. The baselines are
+// the same loop: labels-only trains every step on the labels alone, mae-finetune reconstructs and then fine-tunes
+// (the schedule says which phase a step is in).
 import fs from 'node:fs';
 import path from 'node:path';
 import { Artifacts, loadInitialWeights } from '../artifacts/load.js';
-import { writeFileAtomic } from '../artifacts/files.js';
+import { UsageError, writeFileAtomic } from '../artifacts/files.js';
 import { Rng } from '../data/rng.js';
 import { Session } from '../runtime/session.js';
 import { HostTensor, hostTensor, scalarTensor, stackTensors } from '../runtime/tensor.js';
@@ -17,7 +19,7 @@ import { TrainConfig } from './config.js';
 import { GateDecision, ValidationGate } from './gate.js';
 import { MaskBatch, drawMasks } from './masking.js';
 import { IntervalStats, MetricsLog, Row, truncateAfter } from './metrics.js';
-import { LrSchedule, learningRate } from './schedule.js';
+import { learningRateAt, lossWeights, phaseOf } from './schedule.js';
 import type { SplitData } from './data.js';
 
 export class DivergedError extends Error {}
@@ -45,7 +47,10 @@ export interface TrainResult { step: number; gateOpenedAt: number | null; finalV
 const DA_MOMENTUM = 0.99;
 
 export class SSMAETrainer {
-  private session!: Session;
+  /** One step of train_step.onnx; null when every step is supervised and supervised_step.onnx takes them. */
+  private session: Session | null = null;
+  /** One step of supervised_step.onnx, for the supervised phase when the artifacts have it. */
+  private supervised: Session | null = null;
   private chunk: Session | null = null;
   private classifier!: Classifier;
   private model!: ModelState;
@@ -93,15 +98,17 @@ export class SSMAETrainer {
     const gateLog = path.join(this.runDir, 'gate.jsonl');
     if (!this.lastCheckpoint) fs.writeFileSync(gateLog, '');
     else truncateAfter(gateLog, this.step, (l) => (JSON.parse(l) as GateDecision).step);
-    // The labels-only baseline runs its own, cheaper graph when the artifacts have it (same model, same optimizer).
-    const supervised = this.art.manifest.graphs.supervised_step;
-    const stepGraph = this.cfg.method === 'labels-only' && supervised ? supervised : this.art.manifest.graphs.train_step;
-    this.session = await Session.create(this.art.path(stepGraph.file), { device: this.cfg.device, threads: this.cfg.threads ?? undefined });
-    const chunkGraph = this.art.manifest.graphs.train_chunk;
-    if (chunkGraph && this.art.manifest.stepsPerRun > 1 && this.cfg.method !== 'labels-only') {
-      this.chunk = await Session.create(this.art.path(chunkGraph.file), { device: this.cfg.device, threads: this.cfg.threads ?? undefined });
+    const opts = { device: this.cfg.device, threads: this.cfg.threads ?? undefined };
+    const graphs = this.art.manifest.graphs;
+    // Supervised steps run their own, cheaper graph when the artifacts have it (same model, same optimizer);
+    // without it, train_step.onnx takes them with the reconstruction and pseudo-label terms weighted 0.
+    const usesSupervised = this.cfg.method === 'labels-only' || this.cfg.method === 'mae-finetune';
+    if (usesSupervised && graphs.supervised_step) this.supervised = await Session.create(this.art.path(graphs.supervised_step.file), opts);
+    if (this.cfg.method !== 'labels-only' || !this.supervised) this.session = await Session.create(this.art.path(graphs.train_step.file), opts);
+    if (graphs.train_chunk && this.art.manifest.stepsPerRun > 1 && this.cfg.method !== 'labels-only') {
+      this.chunk = await Session.create(this.art.path(graphs.train_chunk.file), opts);
     }
-    this.classifier = await Classifier.create(this.art, this.modelWeights(), { device: this.cfg.device, threads: this.cfg.threads ?? undefined });
+    this.classifier = await Classifier.create(this.art, this.modelWeights(), opts);
   }
 
   private fresh(): void {
@@ -121,12 +128,30 @@ export class SSMAETrainer {
   }
 
   private restore(c: Checkpoint): void {
+    this.checkPhasesSoFar(c);
     this.model = c.model;
     this.step = c.loop.step;
     this.gate = new ValidationGate(this.cfg.gate, c.loop.gate);
     this.maskRng = new Rng(c.loop.rngs.mask);
     this.batches.restore(c.loop.rngs, c.loop.samplers);
     this.teacherMean = c.loop.teacherMean;
+  }
+
+  /**
+   * mae-finetune: the steps already taken must have been split into pre-training and fine-tuning as this config
+   * splits them (a different --steps moves the default boundary, half of --steps), or the resumed run would be one
+   * that no single run could have been.
+   */
+  private checkPhasesSoFar(c: Checkpoint): void {
+    const before = c.loop.config as Partial<TrainConfig>;
+    if (this.cfg.method !== 'mae-finetune' || before.method !== 'mae-finetune') return;
+    const s = c.loop.step;
+    const had = Math.min(s, before.pretrainSteps as number);
+    const would = Math.min(s, this.cfg.pretrainSteps as number);
+    if (had !== would) {
+      throw new UsageError(`this run pre-trained for ${had} of its ${s} steps (--pretrain-steps ${before.pretrainSteps}); ` +
+        `--pretrain-steps ${this.cfg.pretrainSteps} would have pre-trained for ${would}. Pass --pretrain-steps ${before.pretrainSteps} to continue it.`);
+    }
   }
 
   checkpoint(): string {
@@ -170,11 +195,10 @@ export class SSMAETrainer {
   async train(): Promise<TrainResult> {
     const total = this.cfg.steps;
     const B = this.art.manifest.labeledBatch + this.art.manifest.unlabeledBatch;
-    const schedule = { peak: this.cfg.lr, minLr: this.cfg.minLr, warmupSteps: this.cfg.warmupSteps, totalSteps: total };
     this.hooks.onStart?.({ step: this.step, total, resumed: this.lastCheckpoint !== null });
     const interval = new IntervalStats(B);
     while (this.step < total) {
-      for (const o of await this.run(this.stepsThisRun(total), schedule, B)) await this.afterStep(o, total, interval);
+      for (const o of await this.run(this.stepsThisRun(total), B)) await this.afterStep(o, total, interval);
     }
     // A resumed run with no steps left still reports where it stands.
     if (Number.isNaN(this.lastValAcc)) this.lastValAcc = await this.evaluate();
@@ -190,17 +214,19 @@ export class SSMAETrainer {
     const evalNow = t % c.evalEvery === 0 || t === total;
     if (evalNow) {
       this.lastValAcc = await this.evaluate();
-      // The labels-only baseline has no pseudo-labels for a gate to hold back: it only records validation accuracy.
-      if (c.method !== 'labels-only') {
+      // Outside the joint phase there are no pseudo-labels for a gate to hold back: only validation accuracy is recorded.
+      if (phaseOf(c, t) === 'joint') {
         const d = this.gate.update(t, this.lastValAcc);
         fs.appendFileSync(path.join(this.runDir, 'gate.jsonl'), JSON.stringify(d) + '\n');
         this.hooks.onGate?.(d);
       }
     }
     // A checkpoint step always ends a log interval: the running means are not saved in checkpoints, so a resumed
-    // run starts a fresh interval there and must write the same rows as one that never stopped.
+    // run starts a fresh interval there and must write the same rows as one that never stopped. So does the last step
+    // of a phase, so that no row averages two objectives.
     const checkpointNow = t % c.checkpointEvery === 0 || t === total;
-    if (t % c.logEvery === 0 || evalNow || checkpointNow) {
+    const phaseEnds = t < total && phaseOf(c, t) !== phaseOf(c, t + 1);
+    if (t % c.logEvery === 0 || evalNow || checkpointNow || phaseEnds) {
       const row = interval.row(t, o.lr, evalNow ? this.lastValAcc : null, this.gate.open);
       this.metrics.write(row);
       this.hooks.onLog?.(row);
@@ -209,26 +235,29 @@ export class SSMAETrainer {
   }
 
   /**
-   * K steps in one run of train_chunk.onnx when the artifacts have one and no gate decision or checkpoint falls
-   * strictly inside those K steps (the policy is fixed within a chunk); otherwise one step of train_step.onnx.
+   * K steps in one run of train_chunk.onnx when the artifacts have one, the steps are not supervised ones, and no
+   * gate decision, checkpoint or phase change falls strictly inside those K steps (the policy is fixed within a
+   * chunk); otherwise one step.
    */
   private stepsThisRun(total: number): number {
     const K = this.chunk ? this.art.manifest.stepsPerRun : 1;
-    if (K === 1 || this.step + K > total) return 1;
+    if (K === 1 || this.step + K > total || phaseOf(this.cfg, this.step + 1) === 'supervised') return 1;
     for (let t = this.step + 1; t < this.step + K; t++) {
-      if (t % this.cfg.evalEvery === 0 || t % this.cfg.checkpointEvery === 0) return 1;
+      if (t % this.cfg.evalEvery === 0 || t % this.cfg.checkpointEvery === 0 || phaseOf(this.cfg, t) !== phaseOf(this.cfg, t + 1)) return 1;
     }
     return K;
   }
 
-  /** Takes k steps (1, or the chunk size) and updates the state; returns each step's figures. */
-  private async run(k: number, schedule: LrSchedule, B: number): Promise<StepOutcome[]> {
+  /** Takes k steps (1, or the chunk size; all in one phase) and updates the state; returns each step's figures. */
+  private async run(k: number, B: number): Promise<StepOutcome[]> {
     const c = this.cfg;
     const m = this.art.manifest;
     const dt = this.art.cfg.dtype;
     const t0 = this.step;
+    const phase = phaseOf(c, t0 + 1);
+    const w = lossWeights(c, phase);
     const batches = Array.from({ length: k }, () => ({ batch: this.batches.next(), masks: drawMasks(this.maskRng, B, m.numPatches, m.keep) }));
-    const lrs = batches.map((_, j) => learningRate(schedule, t0 + j + 1));
+    const lrs = batches.map((_, j) => learningRateAt(c, t0 + j + 1));
     // k = 1 feeds train_step.onnx as is; k > 1 stacks each per-step input on a leading axis for train_chunk.onnx.
     const perStep = (one: (j: number) => HostTensor): HostTensor =>
       (k === 1 ? one(0) : stackTensors(batches.map((_, j) => one(j))));
@@ -248,11 +277,11 @@ export class SSMAETrainer {
       step: this.scalar(k === 1 ? t0 + 1 : t0),
       lr: k === 1 ? this.scalar(lrs[0]) : hostTensor(dt, [k], dt === 'float64' ? Float64Array.from(lrs) : Float32Array.from(lrs)),
       weight_decay: this.scalar(c.weightDecay), clip_norm: this.scalar(c.clipNorm), ema_decay: this.scalar(c.emaDecay),
-      gate_open: this.scalar(this.gate.open ? 1 : 0), tau: this.scalar(c.tau), agree: this.scalar(c.agree ? 1 : 0),
-      lambda_rec: this.scalar(c.lambdaRec), lambda_l: this.scalar(c.lambdaL), lambda_u: this.scalar(c.lambdaU),
+      gate_open: this.scalar(phase === 'joint' && this.gate.open ? 1 : 0), tau: this.scalar(c.tau), agree: this.scalar(c.agree ? 1 : 0),
+      lambda_rec: this.scalar(w.rec), lambda_l: this.scalar(w.l), lambda_u: this.scalar(w.u),
       da_ratio: this.alignRatio(),
     };
-    const session = k === 1 ? this.session : this.chunk!;
+    const session = k > 1 ? this.chunk! : phase === 'supervised' && this.supervised ? this.supervised : this.session!;
     const out = await session.run(Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]])));
     const bu = out.pseudo_label ? m.unlabeledBatch : 0; // the supervised graph makes no pseudo-labels
     const none = new Float32Array(0);
@@ -296,6 +325,7 @@ export class SSMAETrainer {
 
   async close(): Promise<void> {
     await this.chunk?.release();
+    await this.supervised?.release();
     await this.session?.release();
     await this.classifier?.release();
   }

@@ -22,7 +22,8 @@ export function trainCommand(y: Argv) {
       .option('out', { type: 'string', demandOption: true, describe: 'run directory: config.json, metrics.jsonl/csv, gate.jsonl, checkpoint.safetensors' })
       .option('steps', { type: 'number', default: D.steps, describe: 'total optimizer steps to reach (with --resume: continue up to this)' })
       .option('epochs', { type: 'number', describe: 'alternative to --steps: passes over the unlabeled set' })
-      .option('method', { choices: METHODS, default: D.method, describe: 'ssmae (gated); no-gate (pseudo-labels from step 1); labels-only (cross-entropy on the labels alone)' })
+      .option('method', { choices: METHODS, default: D.method, describe: 'ssmae (gated); no-gate (pseudo-labels from step 1); labels-only (cross-entropy on the labels alone); mae-finetune (MAE pre-training on all images, then fine-tuning on the labels)' })
+      .option('pretrain-steps', { type: 'number', describe: 'mae-finetune: steps 1..N train masked reconstruction alone (the classifier head is not trained), steps N+1..--steps cross-entropy on the labels; each phase has its own warmup and cosine decay. Default: half of --steps, one budget of the same size for each phase. Keep N when resuming; a run with --steps ≤ N only pre-trains' })
       .option('device', { choices: DEVICES, default: D.device, describe: 'execution provider' })
       .option('threads', { type: 'number', describe: 'intra-op threads (default: all cores)' })
       .option('seed', { type: 'number', default: D.seed, describe: 'seeds splits, sampling, augmentation and masks: runs are reproducible' })
@@ -53,6 +54,7 @@ export function trainCommand(y: Argv) {
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar (logs one line per interval instead)' })
       .example('$0 train --artifacts artifacts/mnist --labeled mnist:train --labels-per-class 10 --out runs/mnist --steps 600', '100 labels, the rest of MNIST unlabeled')
       .example('$0 train --artifacts artifacts/pets --labeled data/labeled/ --unlabeled data/dump/ --out runs/pets --flip', 'your own image folders')
+      .example('$0 train --artifacts artifacts/mnist --labeled mnist:train --labels-per-class 10 --out runs/mnist-mae --steps 600 --method mae-finetune --pretrain-steps 300', 'baseline: 300 steps of MAE pre-training, then 300 of fine-tuning on the 100 labels')
       .example('$0 train --artifacts artifacts/pets --labeled data/labeled/ --unlabeled data/dump/ --out runs/pets --resume --steps 4000', 'continue a run'),
     async (a) => {
       ensureWritableDir(a.out);
@@ -62,7 +64,7 @@ export function trainCommand(y: Argv) {
       const flags: Record<string, unknown> = {
         artifacts: a.artifacts, labeled: a.labeled, out: a.out,
         unlabeled: a.unlabeled ?? undefined, labelsPerClass: a['labels-per-class'], valPerClass: pick('val-per-class', a['val-per-class']),
-        steps: pick('steps', a.steps), method: pick('method', a.method), device: pick('device', a.device), threads: a.threads,
+        steps: pick('steps', a.steps), pretrainSteps: a['pretrain-steps'], method: pick('method', a.method), device: pick('device', a.device), threads: a.threads,
         seed: pick('seed', a.seed), lr: pick('lr', a.lr), minLr: pick('min-lr', a['min-lr']), warmupSteps: pick('warmup-steps', a['warmup-steps']),
         weightDecay: pick('weight-decay', a['weight-decay']), clipNorm: pick('clip-norm', a['clip-norm']), emaDecay: pick('ema-decay', a['ema-decay']),
         teacher: pick('teacher', a.teacher), tau: pick('tau', a.tau), agree: pick('agree', a.agree), distAlign: pick('dist-align', a['dist-align']), lambdaRec: pick('lambda-rec', a['lambda-rec']),
