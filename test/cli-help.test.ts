@@ -33,3 +33,12 @@ test('a flag given twice takes its last value', () => {
   assert.match(e.stderr, /nonexistent-run-b/);
   assert.doesNotMatch(e.stderr, /nonexistent-run-a/);
 });
+
+test('eval and pseudo-label refuse a --threads that is not a positive integer, before reading anything', () => {
+  for (const args of [['eval', '--run', '/nonexistent-run', '--data', 'x', '--threads', '0'],
+    ['pseudo-label', '--run', '/nonexistent-run', '--input', 'x', '--out', 'y.csv', '--threads', '1.5']]) {
+    const r = cli(...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
+    assert.match(r.stderr, /^ssmae: error: --threads must be a positive integer, got (0|1\.5)\n$/);
+  }
+});

@@ -73,7 +73,7 @@ function readCsv(file: string): { header: string; rows: string[][] } {
 test('eval --json: one JSON object with accuracy, n, per-class keys and a confusion CSV whose rows sum to the class counts', async () => {
   await ready;
   const confusion = path.join(tmp, 'confusion.csv');
-  const out = ok(cli('eval', '--run', run, '--data', testDir, '--json', '--confusion', confusion), 'eval');
+  const out = ok(cli('eval', '--run', run, '--data', testDir, '--json', '--confusion', confusion, '--threads', '1'), 'eval');
   const lines = out.trim().split('\n');
   assert.equal(lines.length, 1, `stdout should be one JSON line:\n${out}`);
   const r = JSON.parse(lines[0]) as { accuracy: number; n: number; per_class: Record<string, number | null>; confusion: number[][] };

@@ -6,6 +6,7 @@ import { loadRun } from '../algorithm/run.js';
 import { writeFileAtomic } from '../artifacts/files.js';
 import { loadSource } from '../data/source.js';
 import { DEVICES, Device } from '../runtime/session.js';
+import { threadsFlag } from './errors.js';
 import { decodeProgress } from './progress.js';
 
 export function evalCommand(y: Argv) {
@@ -16,14 +17,16 @@ export function evalCommand(y: Argv) {
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object (accuracy, per_class, confusion, n) instead of tables' })
       .option('confusion', { type: 'string', describe: 'where to write the confusion matrix CSV (default RUN/confusion.csv)' })
       .option('device', { choices: DEVICES, default: 'cpu' as Device, describe: 'execution provider' })
+      .option('threads', { type: 'number', describe: 'intra-op threads (default: all cores); 1 lets several jobs share a machine' })
       .example('$0 eval --run runs/mnist --data mnist:test', 'test accuracy of a run')
       .example('$0 eval --run runs/pets --data data/test/ --json | jq .accuracy', 'for CI'),
     async (a) => {
+      const threads = threadsFlag(a.threads);
       const run = loadRun(a.run);
       const m = run.artifacts.manifest;
       const set = await loadSource(a.data, { size: m.imageSize, channels: m.channels as 1 | 3, labeled: true, classes: run.classes,
         onProgress: decodeProgress(a.data) });
-      const clf = await Classifier.create(run.artifacts, run.weights, { device: a.device });
+      const clf = await Classifier.create(run.artifacts, run.weights, { device: a.device, threads });
       const t0 = Date.now();
       const { label } = predictions(await clf.logits(set.images, set.n), m.classes);
       await clf.release();

@@ -6,6 +6,7 @@ import { loadRun } from '../algorithm/run.js';
 import { UsageError } from '../artifacts/files.js';
 import { loadSource } from '../data/source.js';
 import { DEVICES, Device } from '../runtime/session.js';
+import { threadsFlag } from './errors.js';
 import { decodeProgress } from './progress.js';
 
 export function parseShard(s: string | undefined): { index: number; count: number } | undefined {
@@ -28,16 +29,18 @@ export function pseudoLabelCommand(y: Argv) {
       .option('shard', { type: 'string', describe: 'i/N: process only the i-th of N contiguous slices (deterministic; shards together cover the input once)' })
       .option('batch', { type: 'number', default: 256, describe: 'images per inference run' })
       .option('device', { choices: DEVICES, default: 'cpu' as Device, describe: 'execution provider' })
+      .option('threads', { type: 'number', describe: 'intra-op threads (default: all cores); 1 lets several jobs share a machine' })
       .example('$0 pseudo-label --run runs/pets --input dump/ --out labels.csv --threshold 0.95', 'label a folder')
       .example('$0 pseudo-label --run runs/pets --input dump/ --out labels-$I.csv --shard $I/8', 'one of 8 parallel jobs (e.g. a Kubernetes indexed Job or Slurm array)'),
     async (a) => {
       const shard = parseShard(a.shard);
+      const threads = threadsFlag(a.threads);
       if (!(a.threshold >= 0 && a.threshold <= 1)) throw new UsageError(`--threshold must be in [0, 1], got ${a.threshold}`);
       const run = loadRun(a.run);
       const m = run.artifacts.manifest;
       const set = await loadSource(a.input, { size: m.imageSize, channels: m.channels as 1 | 3, labeled: false, classes: run.classes, shard,
         onProgress: decodeProgress(a.input) });
-      const clf = await Classifier.create(run.artifacts, run.weights, { device: a.device });
+      const clf = await Classifier.create(run.artifacts, run.weights, { device: a.device, threads });
       const tmp = `${a.out}.${process.pid}.tmp`;
       const file = fs.createWriteStream(tmp);
       const csv = format({ headers: ['path', 'label', 'confidence', 'class_index', 'accepted'] });
