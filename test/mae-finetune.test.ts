@@ -123,6 +123,11 @@ test('pre-training leaves the classifier head bitwise untouched while the encode
     assert.equal(r['train/loss'], r['train/ce_labeled'], `step ${r.step}: the loss is not the labels' cross-entropy`);
   }
   assert.ok(rows.every((r) => r['gate/open'] === 0 && r['train/pseudo_mask_rate'] === 0));
+  // Throughput counts the images a step trains on: 2 labeled + 4 unlabeled in pre-training, the 2 labeled after.
+  rows.forEach((r, i) => {
+    const perStep = (r['time/images_per_s'] as number) * (r['time/step_ms'] as number) / 1000;
+    assert.ok(Math.abs(perStep - (i < 5 ? 6 : 2)) < 1e-9, `step ${r.step}: ${perStep} images per step`);
+  });
   assert.deepEqual(rows.map((r) => r['val/acc'] !== null), [false, false, false, false, true, false, false, true]);
   // One warmup + cosine per phase (peak 1e-3, min 1e-5, 2 warmup steps). Pre-training over 5 steps: 5e-4, 1e-3, then
   // cosine at 1/3 and 2/3 of the remaining 3 (1e-5 + 0.99e-3·0.75, ·0.25), then 1e-5. Fine-tuning over 3 steps starts

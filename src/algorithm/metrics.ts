@@ -63,13 +63,15 @@ export class IntervalStats {
   private steps = 0;
   private precHit = 0;
   private precN = 0;
+  private images = 0;
   private start = performance.now();
 
-  constructor(private readonly imagesPerStep: number) {}
-
-  add(stats: Record<string, number>, pseudoLabel: BigInt64Array, pseudoWeight: ArrayLike<number>, hiddenLabels: Int32Array): void {
+  /** `images`: how many images the step trained on (a supervised step: its labeled batch only). */
+  add(stats: Record<string, number>, pseudoLabel: BigInt64Array, pseudoWeight: ArrayLike<number>, hiddenLabels: Int32Array,
+    images: number): void {
     for (const [k, v] of Object.entries(stats)) this.sums[k] = (this.sums[k] ?? 0) + v;
     this.steps++;
+    this.images += images;
     for (let i = 0; i < pseudoWeight.length; i++) {
       if (pseudoWeight[i] > 0 && hiddenLabels[i] >= 0) {
         this.precN++;
@@ -79,7 +81,7 @@ export class IntervalStats {
   }
 
   imagesPerSec(): number {
-    return (this.steps * this.imagesPerStep) / Math.max((performance.now() - this.start) / 1000, 1e-9);
+    return this.images / Math.max((performance.now() - this.start) / 1000, 1e-9);
   }
 
   /** The interval's row; starts a new interval. */
@@ -91,10 +93,11 @@ export class IntervalStats {
       'train/ce_pseudo': mean('ce_pseudo'), 'train/pseudo_mask_rate': mean('pseudo_mask_rate'),
       'train/pseudo_precision': this.precN ? this.precHit / this.precN : null, 'train/acc_labeled': mean('acc_labeled'),
       'train/grad_norm': mean('grad_norm'), 'train/lr': lr, 'val/acc': valAcc, 'gate/open': gateOpen ? 1 : 0,
-      'time/step_ms': (seconds * 1000) / this.steps, 'time/images_per_s': (this.steps * this.imagesPerStep) / seconds,
+      'time/step_ms': (seconds * 1000) / this.steps, 'time/images_per_s': this.images / seconds,
     };
     this.sums = {};
     this.steps = 0;
+    this.images = 0;
     this.precHit = 0;
     this.precN = 0;
     this.start = performance.now();

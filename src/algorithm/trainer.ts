@@ -196,7 +196,7 @@ export class SSMAETrainer {
     const total = this.cfg.steps;
     const B = this.art.manifest.labeledBatch + this.art.manifest.unlabeledBatch;
     this.hooks.onStart?.({ step: this.step, total, resumed: this.lastCheckpoint !== null });
-    const interval = new IntervalStats(B);
+    const interval = new IntervalStats();
     while (this.step < total) {
       for (const o of await this.run(this.stepsThisRun(total), B)) await this.afterStep(o, total, interval);
     }
@@ -209,7 +209,9 @@ export class SSMAETrainer {
   private async afterStep(o: StepOutcome, total: number, interval: IntervalStats): Promise<void> {
     const c = this.cfg;
     const { t } = o;
-    interval.add(o.stats, o.pseudoLabel, o.pseudoWeight, o.hiddenLabels);
+    const m = this.art.manifest;
+    interval.add(o.stats, o.pseudoLabel, o.pseudoWeight, o.hiddenLabels,
+      phaseOf(c, t) === 'supervised' ? m.labeledBatch : m.labeledBatch + m.unlabeledBatch);
     this.hooks.onStep?.({ step: t, total, gateOpen: this.gate.open, imagesPerSec: interval.imagesPerSec(), stats: o.stats });
     const evalNow = t % c.evalEvery === 0 || t === total;
     if (evalNow) {
