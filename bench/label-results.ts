@@ -2,7 +2,7 @@
 // results.jsonl), what is read back from a finished run's logs, and the markdown summary. No process spawning here.
 import fs from 'node:fs';
 import path from 'node:path';
-import { readMetrics } from '../src/algorithm/metrics.js';
+import { readGateLog, readMetrics } from '../src/algorithm/metrics.js';
 
 export interface RunResult {
   method: string;
@@ -42,8 +42,7 @@ export function readJsonl<T>(file: string): T[] {
 
 /** What a finished run's logs say: the gate's opening, the last pseudo-label figures and validation accuracy. */
 export function runFacts(runDir: string): Pick<RunResult, 'pseudo_labels' | 'gate_open_step' | 'gate_always_open' | 'pseudo_precision' | 'pseudo_mask_rate' | 'val_acc'> {
-  const decisions = readJsonl<{ step: number; open: boolean; changed: boolean }>(path.join(runDir, 'gate.jsonl'));
-  const opened = decisions.find((d) => d.changed && d.open);
+  const opened = readGateLog(runDir).find((d) => d.changed && d.open);
   const config = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')) as { lambdaU: number; gate: { alwaysOpen: boolean } };
   const rows = readMetrics(runDir);
   const last = rows.at(-1);

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readMetrics } from '../src/algorithm/metrics.js';
+import { readGateLog, readMetrics } from '../src/algorithm/metrics.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = path.join(root, 'dist/src/cli/main.js');
@@ -63,8 +63,7 @@ console.log(`\n== the same model on the 100 labels alone, ${steps} steps ==`);
 ssmae(['train', ...COMMON, '--method', 'labels-only', '--out', runs.labelsOnly]);
 const acc = testAccuracy(runs.ssmae);
 const base = testAccuracy(runs.labelsOnly);
-const gate = fs.readFileSync(path.join(runs.ssmae, 'gate.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-const opened = gate.find((d) => d.changed && d.open);
+const opened = readGateLog(runs.ssmae).find((d) => d.changed && d.open);
 const p = pseudoStats(runs.ssmae);
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}%`);
 console.log(`

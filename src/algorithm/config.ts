@@ -125,9 +125,13 @@ function applyMethod(c: TrainConfig): TrainConfig {
   }
 }
 
+/** A flag that must be a positive integer (steps, intervals, counts, threads). */
+export function posInt(v: number, flag: string): void {
+  if (!Number.isInteger(v) || v <= 0) throw new UsageError(`${flag} must be a positive integer, got ${v}`);
+}
+
 export function validate(c: TrainConfig): TrainConfig {
   const bad = (msg: string): never => { throw new UsageError(msg); };
-  const posInt = (v: number, flag: string) => { if (!Number.isInteger(v) || v <= 0) bad(`${flag} must be a positive integer, got ${v}`); };
   const nonNeg = (v: number, flag: string) => { if (!(Number.isFinite(v) && v >= 0)) bad(`${flag} must be ≥ 0, got ${v}`); };
   posInt(c.steps, '--steps');
   posInt(c.evalEvery, '--eval-every');

@@ -3,6 +3,7 @@
 // files read as if the run had never stopped.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { GateDecision } from './gate.js';
 
 export const CSV_COLUMNS = [
   'step', 'train/loss', 'train/rec_loss', 'train/ce_labeled', 'train/ce_pseudo', 'train/pseudo_mask_rate',
@@ -55,6 +56,13 @@ export function truncateAfter(file: string, step: number, stepOf: (line: string)
 export function readMetrics(runDir: string): Row[] {
   const f = path.join(runDir, 'metrics.jsonl');
   return fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row);
+}
+
+/** A run's gate decisions (gate.jsonl), in order; the first with `changed && open` is where the gate opened. */
+export function readGateLog(runDir: string): GateDecision[] {
+  const f = path.join(runDir, 'gate.jsonl');
+  if (!fs.existsSync(f)) return [];
+  return fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as GateDecision);
 }
 
 /** Running means of the step statistics over one log interval, pseudo-label precision and throughput. */

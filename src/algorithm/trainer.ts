@@ -39,6 +39,7 @@ interface StepOutcome {
   pseudoLabel: BigInt64Array;
   pseudoWeight: Float;
   hiddenLabels: Int32Array;
+  images: number;         // images the step trained on: the labeled batch alone in a supervised step
 }
 
 export interface TrainResult { step: number; gateOpenedAt: number | null; finalValAcc: number; runDir: string }
@@ -209,9 +210,7 @@ export class SSMAETrainer {
   private async afterStep(o: StepOutcome, total: number, interval: IntervalStats): Promise<void> {
     const c = this.cfg;
     const { t } = o;
-    const m = this.art.manifest;
-    interval.add(o.stats, o.pseudoLabel, o.pseudoWeight, o.hiddenLabels,
-      phaseOf(c, t) === 'supervised' ? m.labeledBatch : m.labeledBatch + m.unlabeledBatch);
+    interval.add(o.stats, o.pseudoLabel, o.pseudoWeight, o.hiddenLabels, o.images);
     this.hooks.onStep?.({ step: t, total, gateOpen: this.gate.open, imagesPerSec: interval.imagesPerSec(), stats: o.stats });
     const evalNow = t % c.evalEvery === 0 || t === total;
     if (evalNow) {
@@ -286,6 +285,7 @@ export class SSMAETrainer {
     const session = k > 1 ? this.chunk! : phase === 'supervised' && this.supervised ? this.supervised : this.session!;
     const out = await session.run(Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]])));
     const bu = out.pseudo_label ? m.unlabeledBatch : 0; // the supervised graph makes no pseudo-labels
+    const images = phase === 'supervised' ? m.labeledBatch : B; // the images a step trains on (throughput)
     const none = new Float32Array(0);
     const outcomes = batches.map((b, j): StepOutcome => ({
       t: t0 + j + 1,
@@ -294,6 +294,7 @@ export class SSMAETrainer {
       pseudoLabel: bu ? (out.pseudo_label.data as BigInt64Array).subarray(j * bu, (j + 1) * bu) : new BigInt64Array(0),
       pseudoWeight: bu ? (out.pseudo_weight.data as Float).subarray(j * bu, (j + 1) * bu) : none,
       hiddenLabels: b.batch.hiddenLabels,
+      images,
     }));
     const bad = outcomes.find((o) => !Number.isFinite(o.stats.loss));
     if (bad) {
@@ -311,7 +312,7 @@ export class SSMAETrainer {
       const K = this.art.cfg.classes;
       const tm = out.teacher_mean.data as Float;
       for (let j = 0; j < k; j++) {
-        for (let c = 0; c < K; c++) this.teacherMean[c] = DA_MOMENTUM * this.teacherMean[c] + (1 - DA_MOMENTUM) * tm[j * K + c];
+        for (let i = 0; i < K; i++) this.teacherMean[i] = DA_MOMENTUM * this.teacherMean[i] + (1 - DA_MOMENTUM) * tm[j * K + i];
       }
     }
     this.step = t0 + k;

@@ -19,9 +19,3 @@ export function reportError(e: unknown): never {
   else console.error(`ssmae: error: ${msg}`);
   process.exit(code);
 }
-
-/** --threads of the inference commands: absent means all cores; otherwise a positive integer. */
-export function threadsFlag(n: number | undefined): number | undefined {
-  if (n !== undefined && !(Number.isInteger(n) && n > 0)) throw new UsageError(`--threads must be a positive integer, got ${n}`);
-  return n;
-}

@@ -2,11 +2,11 @@ import type { Argv } from 'yargs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Classifier, predictions } from '../algorithm/classifier.js';
+import { posInt } from '../algorithm/config.js';
 import { loadRun } from '../algorithm/run.js';
 import { writeFileAtomic } from '../artifacts/files.js';
 import { loadSource } from '../data/source.js';
 import { DEVICES, Device } from '../runtime/session.js';
-import { threadsFlag } from './errors.js';
 import { decodeProgress } from './progress.js';
 
 export function evalCommand(y: Argv) {
@@ -21,12 +21,12 @@ export function evalCommand(y: Argv) {
       .example('$0 eval --run runs/mnist --data mnist:test', 'test accuracy of a run')
       .example('$0 eval --run runs/pets --data data/test/ --json | jq .accuracy', 'for CI'),
     async (a) => {
-      const threads = threadsFlag(a.threads);
+      if (a.threads !== undefined) posInt(a.threads, '--threads');
       const run = loadRun(a.run);
       const m = run.artifacts.manifest;
       const set = await loadSource(a.data, { size: m.imageSize, channels: m.channels as 1 | 3, labeled: true, classes: run.classes,
         onProgress: decodeProgress(a.data) });
-      const clf = await Classifier.create(run.artifacts, run.weights, { device: a.device, threads });
+      const clf = await Classifier.create(run.artifacts, run.weights, { device: a.device, threads: a.threads });
       const t0 = Date.now();
       const { label } = predictions(await clf.logits(set.images, set.n), m.classes);
       await clf.release();

@@ -2,11 +2,11 @@ import type { Argv } from 'yargs';
 import fs from 'node:fs';
 import { format } from 'fast-csv';
 import { Classifier, predictions } from '../algorithm/classifier.js';
+import { posInt } from '../algorithm/config.js';
 import { loadRun } from '../algorithm/run.js';
 import { UsageError } from '../artifacts/files.js';
 import { loadSource } from '../data/source.js';
 import { DEVICES, Device } from '../runtime/session.js';
-import { threadsFlag } from './errors.js';
 import { decodeProgress } from './progress.js';
 
 export function parseShard(s: string | undefined): { index: number; count: number } | undefined {
@@ -34,13 +34,13 @@ export function pseudoLabelCommand(y: Argv) {
       .example('$0 pseudo-label --run runs/pets --input dump/ --out labels-$I.csv --shard $I/8', 'one of 8 parallel jobs (e.g. a Kubernetes indexed Job or Slurm array)'),
     async (a) => {
       const shard = parseShard(a.shard);
-      const threads = threadsFlag(a.threads);
+      if (a.threads !== undefined) posInt(a.threads, '--threads');
       if (!(a.threshold >= 0 && a.threshold <= 1)) throw new UsageError(`--threshold must be in [0, 1], got ${a.threshold}`);
       const run = loadRun(a.run);
       const m = run.artifacts.manifest;
       const set = await loadSource(a.input, { size: m.imageSize, channels: m.channels as 1 | 3, labeled: false, classes: run.classes, shard,
         onProgress: decodeProgress(a.input) });
-      const clf = await Classifier.create(run.artifacts, run.weights, { device: a.device, threads });
+      const clf = await Classifier.create(run.artifacts, run.weights, { device: a.device, threads: a.threads });
       const tmp = `${a.out}.${process.pid}.tmp`;
       const file = fs.createWriteStream(tmp);
       const csv = format({ headers: ['path', 'label', 'confidence', 'class_index', 'accepted'] });
