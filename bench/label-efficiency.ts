@@ -5,7 +5,7 @@
 // or seed that fails is recorded as failed (and tried again next time); the others go on.
 //   node dist/bench/label-efficiency.js --artifacts ART --labeled fashion-mnist:train --test fashion-mnist:test \
 //     --labels-per-class 100 --out runs/bench-labels --parallel 2 --threads 1 -- --lr 2e-3 --flip
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,7 +58,7 @@ function finishedResult(dir: string): RunResult | null {
 }
 
 /** One method × seed: trains (resuming the checkpoint an interrupted run left), tests, writes RUN/result.json. */
-async function runJob(job: Job, out: string, test: string, exec: string[], evalExec: string[]): Promise<RunResult> {
+async function runJob(job: Job, out: string, test: string, exec: string[]): Promise<RunResult> {
   const dir = path.join(out, job.run);
   const resultFile = path.join(dir, 'result.json');
   fs.mkdirSync(dir, { recursive: true });
@@ -79,7 +79,7 @@ async function runJob(job: Job, out: string, test: string, exec: string[], evalE
   if (train.code !== 0) return finish({ ...base, error: `train exited with code ${train.code}: ${logTail(trainLog)}` });
   const evalLog = path.join(dir, 'eval.log');
   t0 = Date.now();
-  const ev = await ssmae(['eval', '--run', dir, '--data', test, '--json', ...evalExec], evalLog, true);
+  const ev = await ssmae(['eval', '--run', dir, '--data', test, '--json', ...exec], evalLog, true);
   base.eval_s = (Date.now() - t0) / 1000;
   if (ev.code !== 0) return finish({ ...base, error: `eval exited with code ${ev.code}: ${logTail(evalLog)}` });
   let e: { accuracy: number; n: number; step: number };
@@ -150,10 +150,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(a.out, { recursive: true });
   checkSettings(jobs, a.out);
   const threads = a.threads === undefined ? [] : ['--threads', String(a.threads)];
-  const exec = [...threads, '--device', a.device];
-  // ssmae eval has no --threads flag at the time of writing; pass it as soon as it has one.
-  const evalHelp = spawnSync(process.execPath, [CLI, 'eval', '--help'], { encoding: 'utf8' }).stdout ?? '';
-  const evalExec = [...(evalHelp.includes('--threads') ? threads : []), '--device', a.device];
+  const exec = [...threads, '--device', a.device]; // train and eval take the same two flags
 
   const results = new Map<Job, RunResult>();
   const save = () => {
@@ -172,7 +169,7 @@ async function main(): Promise<void> {
       const t0 = Date.now();
       if (!earlier) console.error(`started  ${tag} (log: ${path.join(a.out, j.run, 'train.log')})`);
       // A finished run's log-derived figures are read again, so results written by older code gain new fields.
-      const r = earlier ? { ...earlier, ...runFacts(path.join(a.out, j.run)) } : await runJob(j, a.out, s.test, exec, evalExec);
+      const r = earlier ? { ...earlier, ...runFacts(path.join(a.out, j.run)) } : await runJob(j, a.out, s.test, exec);
       results.set(j, r);
       save();
       const what = r.status === 'ok' ? `test ${((r.test_acc as number) * 100).toFixed(2)}%` : `FAILED: ${r.error}`;
