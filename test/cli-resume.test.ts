@@ -1,5 +1,6 @@
 // ssmae train --resume end to end: a run stopped and resumed gives the same model (byte-identical model.onnx) and
-// the same metrics rows as one that never stopped, both when the first leg ends cleanly and when it is killed.
+// the same metrics rows as one that never stopped, both when the first leg ends cleanly and when it is killed, and
+// for labels-only taking its steps in chunks (supervised_chunk.onnx).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -40,7 +41,7 @@ async function writeTree(root: string, perClass: number, seed: number): Promise<
 
 const art = path.join(tmp, 'art');
 const labeled = path.join(tmp, 'labeled');
-const common = (extra: string[]) => ['train', '--artifacts', art, '--labeled', labeled, '--labels-per-class', '3', '--val-per-class', '2',
+const common = (extra: string[], artifacts = art) => ['train', '--artifacts', artifacts, '--labeled', labeled, '--labels-per-class', '3', '--val-per-class', '2',
   '--seed', '7', '--threads', '1', '--quiet', '--cache-dir', path.join(tmp, 'cache'), ...extra];
 
 const ready = (async () => {
@@ -123,4 +124,23 @@ test('a run killed at step 12 (checkpoint at 10) and resumed equals the uninterr
   ok(r, 'train --resume');
   assert.match(r.stderr, /resuming at step 10/);
   assertSameRuns(whole, killed);
+});
+
+test('labels-only with --steps-per-run 4 artifacts: 10 steps then --resume to 20 equals 20 single steps in one go', async () => {
+  await ready;
+  const artK4 = path.join(tmp, 'art-k4');
+  ok(cli('export', '--preset', 'vit-micro-p4', '--image-size', '8', '--channels', '1', '--classes', '3',
+    '--batch-labeled', '4', '--batch-unlabeled', '4', '--steps-per-run', '4', '--out', artK4), 'export K = 4');
+  assert.ok(fs.existsSync(path.join(artK4, 'supervised_chunk.onnx')));
+  // Validation every 5 steps splits the chunks unevenly: steps 1–4 in a chunk, 5 alone, 6–9, 10 alone, 11–14, …
+  const flags = ['--method', 'labels-only', '--checkpoint-every', '10', '--eval-every', '5', '--log-every', '5', '--warmup-steps', '50'];
+  const whole = path.join(tmp, 'labels-only-whole');
+  ok(cli(...common([...flags, '--out', whole, '--steps', '20'])), 'train 20, one step per run');
+  const split = path.join(tmp, 'labels-only-split');
+  ok(cli(...common([...flags, '--out', split, '--steps', '10'], artK4)), 'train 10 in chunks');
+  assert.equal(loadCheckpoint(path.join(split, 'checkpoint.safetensors')).loop.step, 10);
+  const r = cli(...common([...flags, '--out', split, '--steps', '20', '--resume'], artK4));
+  ok(r, 'train --resume in chunks');
+  assert.match(r.stderr, /resuming at step 10/);
+  assertSameRuns(whole, split);
 });

@@ -19,12 +19,15 @@ const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../sr
 
 const art = path.join(tmp, 'art');
 const artChunk = path.join(tmp, 'art-k2');
+const artChunkOld = path.join(tmp, 'art-k2-old');
 const labeled = path.join(tmp, 'labeled');
 const ready = (async () => {
   await writeTopBottomFolder(labeled);
   const shape = { preset: 'vit-micro-p4', imageSize: 8, channels: 1, classes: 2, labeledBatch: 2, unlabeledBatch: 4 };
   exportArtifacts({ ...shape, out: art, graphs: ['train_step', 'supervised_step', 'eval'] });
-  exportArtifacts({ ...shape, out: artChunk, stepsPerRun: 2, graphs: ['train_step', 'train_chunk', 'supervised_step', 'eval'] });
+  exportArtifacts({ ...shape, out: artChunk, stepsPerRun: 2, graphs: ['train_step', 'train_chunk', 'supervised_step', 'supervised_chunk', 'eval'] });
+  // As artifacts were exported before supervised_chunk.onnx existed: fine-tuning falls back to one step per run.
+  exportArtifacts({ ...shape, out: artChunkOld, stepsPerRun: 2, graphs: ['train_step', 'train_chunk', 'supervised_step', 'eval'] });
 })();
 
 function cli(...args: string[]) {
@@ -154,14 +157,19 @@ test('pre-train 5 then --resume to 8 equals 8 steps in one go (model.onnx bytes,
   assert.equal(checkpointOf(run).loop.step, 8);
 });
 
-test('mae-finetune through train_chunk.onnx (K = 2; the phase boundary inside a chunk) equals one step per run', async () => {
+test('mae-finetune through train_chunk.onnx and supervised_chunk.onnx (K = 2; the phase boundary inside a chunk) equals one step per run', async () => {
   const whole = await wholeRun();
-  // Steps 1–2 and 3–4 in chunks, step 5 alone (a chunk of 5–6 would cross into fine-tuning), 6–8 supervised steps.
-  // Validation only at the end, so that no evaluation splits a chunk: it does not feed back into this method's training.
-  const run = path.join(tmp, 'chunked');
-  ok(train(artChunk, run, ...FLAGS, '--eval-every', '100', '--steps', '8'), 'train K = 2');
-  assert.ok(fs.existsSync(path.join(artChunk, 'train_chunk.onnx')));
-  assert.ok(exportModel(run).equals(exportModel(whole)), 'model.onnx differs between 1 and 2 steps per run');
+  const wholeModel = exportModel(whole);
   const noVal = (rows: Row[]) => rows.map(({ 'val/acc': _, ...r }) => r);
-  assert.deepEqual(noVal(rowsWithoutTime(run)), noVal(rowsWithoutTime(whole)));
+  // Steps 1–2 and 3–4 in chunks, step 5 alone (a chunk of 5–6 would cross into fine-tuning), then fine-tuning: 6–7 in
+  // a chunk of supervised_chunk.onnx and 8 alone, or 6, 7, 8 one per run with artifacts that lack it.
+  // Validation only at the end, so that no evaluation splits a chunk: it does not feed back into this method's training.
+  for (const [artifacts, name] of [[artChunk, 'chunked'], [artChunkOld, 'chunked-old']]) {
+    const run = path.join(tmp, name);
+    ok(train(artifacts, run, ...FLAGS, '--eval-every', '100', '--steps', '8'), `train K = 2 (${name})`);
+    assert.ok(exportModel(run).equals(wholeModel), `model.onnx differs between 1 and 2 steps per run (${name})`);
+    assert.deepEqual(noVal(rowsWithoutTime(run)), noVal(rowsWithoutTime(whole)));
+  }
+  assert.ok(fs.existsSync(path.join(artChunk, 'supervised_chunk.onnx')));
+  assert.ok(!fs.existsSync(path.join(artChunkOld, 'supervised_chunk.onnx')));
 });

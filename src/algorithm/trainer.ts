@@ -1,8 +1,9 @@
 // The SSMAE training loop: a small class whose parts — gate, pseudo-label policy, schedule, checkpointing and
 // logging — are separate pieces it calls at named moments (USB's AlgorithmBase). One optimizer step per run of
-// train_step.onnx; the policy (gate, τ, agreement) is decided here and fed to the graph as inputs. The baselines are
-// the same loop: labels-only trains every step on the labels alone, mae-finetune reconstructs and then fine-tunes
-// (the schedule says which phase a step is in).
+// train_step.onnx, or K per run of train_chunk.onnx; the policy (gate, τ, agreement) is decided here and fed to the
+// graph as inputs. The baselines are the same loop: labels-only trains every step on the labels alone, mae-finetune
+// reconstructs and then fine-tunes (the schedule says which phase a step is in); their supervised steps run
+// supervised_step.onnx, or K per run of supervised_chunk.onnx.
 import fs from 'node:fs';
 import path from 'node:path';
 import { Artifacts, loadInitialWeights } from '../artifacts/load.js';
@@ -52,7 +53,10 @@ export class SSMAETrainer {
   private session: Session | null = null;
   /** One step of supervised_step.onnx, for the supervised phase when the artifacts have it. */
   private supervised: Session | null = null;
+  /** K steps of train_chunk.onnx, for the other phases. */
   private chunk: Session | null = null;
+  /** K steps of supervised_chunk.onnx, for the supervised phase (artifacts exported before it run one step per run). */
+  private supervisedChunk: Session | null = null;
   private classifier!: Classifier;
   private model!: ModelState;
   private step = 0;
@@ -106,8 +110,12 @@ export class SSMAETrainer {
     const usesSupervised = this.cfg.method === 'labels-only' || this.cfg.method === 'mae-finetune';
     if (usesSupervised && graphs.supervised_step) this.supervised = await Session.create(this.art.path(graphs.supervised_step.file), opts);
     if (this.cfg.method !== 'labels-only' || !this.supervised) this.session = await Session.create(this.art.path(graphs.train_step.file), opts);
-    if (graphs.train_chunk && this.art.manifest.stepsPerRun > 1 && this.cfg.method !== 'labels-only') {
+    const chunked = this.art.manifest.stepsPerRun > 1;
+    if (chunked && graphs.train_chunk && this.cfg.method !== 'labels-only') {
       this.chunk = await Session.create(this.art.path(graphs.train_chunk.file), opts);
+    }
+    if (chunked && graphs.supervised_chunk && this.supervised) {
+      this.supervisedChunk = await Session.create(this.art.path(graphs.supervised_chunk.file), opts);
     }
     this.classifier = await Classifier.create(this.art, this.modelWeights(), opts);
   }
@@ -236,13 +244,15 @@ export class SSMAETrainer {
   }
 
   /**
-   * K steps in one run of train_chunk.onnx when the artifacts have one, the steps are not supervised ones, and no
-   * gate decision, checkpoint or phase change falls strictly inside those K steps (the policy is fixed within a
-   * chunk); otherwise one step.
+   * K steps in one run of a chunk graph when the artifacts have one for the phase (supervised_chunk.onnx for
+   * supervised steps, train_chunk.onnx for the others), the K steps end within --steps, and no validation, gate
+   * decision, checkpoint or phase change falls strictly inside them (the policy is fixed within a chunk, and the state
+   * exists only at its ends); otherwise one step.
    */
   private stepsThisRun(total: number): number {
-    const K = this.chunk ? this.art.manifest.stepsPerRun : 1;
-    if (K === 1 || this.step + K > total || phaseOf(this.cfg, this.step + 1) === 'supervised') return 1;
+    const supervised = phaseOf(this.cfg, this.step + 1) === 'supervised';
+    const K = (supervised ? this.supervisedChunk : this.chunk) ? this.art.manifest.stepsPerRun : 1;
+    if (K === 1 || this.step + K > total) return 1;
     for (let t = this.step + 1; t < this.step + K; t++) {
       if (t % this.cfg.evalEvery === 0 || t % this.cfg.checkpointEvery === 0 || phaseOf(this.cfg, t) !== phaseOf(this.cfg, t + 1)) return 1;
     }
@@ -259,7 +269,7 @@ export class SSMAETrainer {
     const w = lossWeights(c, phase);
     const batches = Array.from({ length: k }, () => ({ batch: this.batches.next(), masks: drawMasks(this.maskRng, B, m.numPatches, m.keep) }));
     const lrs = batches.map((_, j) => learningRateAt(c, t0 + j + 1));
-    // k = 1 feeds train_step.onnx as is; k > 1 stacks each per-step input on a leading axis for train_chunk.onnx.
+    // k = 1 feeds a step graph as is; k > 1 stacks each per-step input on a leading axis for a chunk graph.
     const perStep = (one: (j: number) => HostTensor): HostTensor =>
       (k === 1 ? one(0) : stackTensors(batches.map((_, j) => one(j))));
     const batchInput = (name: string) => perStep((j) => batches[j].batch.feeds[name]);
@@ -282,7 +292,9 @@ export class SSMAETrainer {
       lambda_rec: this.scalar(w.rec), lambda_l: this.scalar(w.l), lambda_u: this.scalar(w.u),
       da_ratio: this.alignRatio(),
     };
-    const session = k > 1 ? this.chunk! : phase === 'supervised' && this.supervised ? this.supervised : this.session!;
+    const session = phase === 'supervised' && this.supervised
+      ? (k > 1 ? this.supervisedChunk! : this.supervised)
+      : (k > 1 ? this.chunk! : this.session!);
     const out = await session.run(Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]])));
     const bu = out.pseudo_label ? m.unlabeledBatch : 0; // the supervised graph makes no pseudo-labels
     const images = phase === 'supervised' ? m.labeledBatch : B; // the images a step trains on (throughput)
@@ -328,6 +340,7 @@ export class SSMAETrainer {
 
   async close(): Promise<void> {
     await this.chunk?.release();
+    await this.supervisedChunk?.release();
     await this.supervised?.release();
     await this.session?.release();
     await this.classifier?.release();

@@ -7,7 +7,7 @@ import { countParams, initParams, paramSpecs } from '../models/params.js';
 import { modelConfig, keepCount, numPatches } from '../models/presets.js';
 import { StepShapes, buildEval, buildGradients, buildSupervisedStep, buildTrainStep } from '../models/step.js';
 import { BuildOptions } from '../models/vit.js';
-import { buildTrainChunk } from '../models/chunk.js';
+import { buildSupervisedChunk, buildTrainChunk } from '../models/chunk.js';
 import { ensureWritableDir, sha256, writeFileAtomic } from './files.js';
 import { Manifest, MANIFEST_FORMAT, graphSpec } from './manifest.js';
 import { NamedTensor, encodeSafetensors } from './safetensors.js';
@@ -27,10 +27,10 @@ export interface ExportOptions {
   out: string;
   /** Graph options (e.g. the float64 Erf stand-in for gradient checks). */
   build?: BuildOptions;
-  /** Optimizer steps per run of train_chunk.onnx (an ONNX Loop); 1 writes no chunk graph. */
+  /** Optimizer steps per run of train_chunk.onnx and supervised_chunk.onnx (ONNX Loops); 1 writes no chunk graph. */
   stepsPerRun?: number;
   /** Skip graphs not needed (tests that only check gradients). */
-  graphs?: ('train_step' | 'train_chunk' | 'supervised_step' | 'gradients' | 'eval')[];
+  graphs?: ('train_step' | 'train_chunk' | 'supervised_step' | 'supervised_chunk' | 'gradients' | 'eval')[];
   log?: (msg: string) => void;
 }
 
@@ -47,11 +47,13 @@ export function exportArtifacts(o: ExportOptions): Manifest {
   ensureWritableDir(o.out);
   const specs = paramSpecs(cfg);
   const shapes: StepShapes = { labeledBatch: d.labeledBatch, unlabeledBatch: d.unlabeledBatch };
-  const wanted = new Set(o.graphs ?? ['train_step', 'supervised_step', 'gradients', 'eval', ...(d.stepsPerRun > 1 ? ['train_chunk' as const] : [])]);
+  const chunks = ['train_chunk', 'supervised_chunk'] as const;
+  const wanted = new Set(o.graphs ?? ['train_step', 'supervised_step', 'gradients', 'eval', ...(d.stepsPerRun > 1 ? chunks : [])]);
   const builders = {
     train_step: () => buildTrainStep(cfg, specs, shapes, o.build),
     train_chunk: () => buildTrainChunk(cfg, specs, shapes, d.stepsPerRun, o.build),
     supervised_step: () => buildSupervisedStep(cfg, specs, shapes, o.build),
+    supervised_chunk: () => buildSupervisedChunk(cfg, specs, shapes, d.stepsPerRun, o.build),
     gradients: () => buildGradients(cfg, specs, shapes, o.build),
     eval: () => buildEval(cfg, specs, o.build),
   };
@@ -83,7 +85,7 @@ export function exportArtifacts(o: ExportOptions): Manifest {
     preset: cfg.preset,
     imageSize: cfg.imageSize, channels: cfg.channels, classes: cfg.classes, dtype: cfg.dtype, maskRatio: cfg.maskRatio,
     numPatches: numPatches(cfg), keep: keepCount(cfg),
-    labeledBatch: d.labeledBatch, unlabeledBatch: d.unlabeledBatch, seed: d.seed, stepsPerRun: wanted.has('train_chunk') ? d.stepsPerRun : 1,
+    labeledBatch: d.labeledBatch, unlabeledBatch: d.unlabeledBatch, seed: d.seed, stepsPerRun: chunks.some((c) => wanted.has(c)) ? d.stepsPerRun : 1,
     paramCount: countParams(specs),
     parameters: specs,
     graphs,

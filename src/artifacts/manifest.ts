@@ -18,7 +18,7 @@ export interface Manifest extends ModelConfig {
   keep: number;
   labeledBatch: number;
   unlabeledBatch: number;
-  /** Optimizer steps per run of train_chunk.onnx (1: no chunk graph). */
+  /** Optimizer steps per run of train_chunk.onnx and supervised_chunk.onnx (1: no chunk graphs). */
   stepsPerRun: number;
   seed: number;
   paramCount: number;

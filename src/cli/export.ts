@@ -14,7 +14,7 @@ export function exportCommand(y: Argv) {
       .option('dtype', { choices: ['float32', 'float64'] as const, default: EXPORT_DEFAULTS.dtype, describe: 'float64 only for gradient checks' })
       .option('batch-labeled', { type: 'number', default: EXPORT_DEFAULTS.labeledBatch, describe: 'labeled images per step (fixed in the graphs)' })
       .option('batch-unlabeled', { type: 'number', default: EXPORT_DEFAULTS.unlabeledBatch, describe: 'unlabeled images per step (fixed in the graphs)' })
-      .option('steps-per-run', { type: 'number', default: EXPORT_DEFAULTS.stepsPerRun, describe: 'also write train_chunk.onnx, an ONNX Loop taking this many optimizer steps per run: the parameters, moments and EMA then cross host memory once per chunk instead of every step (matters most on a GPU)' })
+      .option('steps-per-run', { type: 'number', default: EXPORT_DEFAULTS.stepsPerRun, describe: 'also write train_chunk.onnx and supervised_chunk.onnx, ONNX Loops taking this many optimizer steps per run: the parameters, moments and EMA then cross host memory once per chunk instead of every step (matters most on a GPU)' })
       .option('mask-ratio', { type: 'number', default: EXPORT_DEFAULTS.maskRatio, describe: 'fraction of patches hidden for reconstruction (MAE: 0.75)' })
       .option('seed', { type: 'number', default: 0, describe: 'seed of the initial weights' })
       .option('out', { type: 'string', demandOption: true, describe: 'directory to write (created if missing)' })

@@ -1,15 +1,83 @@
-// train_chunk.onnx: K SSMAE steps in one run, as an ONNX Loop over the same step body with the parameters, AdamW
-// moments and EMA as loop-carried state. Through onnxruntime-node every run copies its inputs and outputs through
-// host memory; carrying the state inside the Loop pays that copy once per K steps (DESIGN.md, "Performance").
-// Per-step inputs arrive stacked on a leading K axis and are read inside the body with Gather(iteration).
+// Chunks: K optimizer steps in one run, as an ONNX Loop over a one-step body with the parameters, AdamW moments and
+// EMA as loop-carried state. Through onnxruntime-node every run copies its inputs and outputs through host memory;
+// carrying the state inside the Loop pays that copy once per K steps (DESIGN.md, "Performance").
+// Per-step inputs arrive stacked on a leading K axis and are read inside the body with Gather(iteration); per-step
+// statistics leave stacked the same way (scan outputs).
+//   train_chunk.onnx      — K SSMAE steps (the body of train_step.onnx);
+//   supervised_chunk.onnx — K supervised steps (the body of supervised_step.onnx).
 import { Graph } from '../graph/builder.js';
-import { Tensor } from '../graph/types.js';
+import { FloatDType, Tensor } from '../graph/types.js';
 import { ParamSpec, paramInputs } from './params.js';
 import { ModelConfig, keepCount, numPatches } from './presets.js';
-import { OptimState, STATE_KINDS, STAT_OUTPUTS, StepShapes, stepBody } from './step.js';
+import { OptimHyper, OptimState, STATE_KINDS, STAT_OUTPUTS, StepShapes, evalSpecs, stepBody, supervisedBody } from './step.js';
 import { BuildOptions } from './vit.js';
 
+/** The outer inputs every chunk starts with: the state, the step count before the chunk, the fixed optimizer scalars. */
+interface ChunkInputs {
+  state: OptimState;
+  step: Tensor;                                                     // scalar: steps taken before the chunk
+  fixed: Omit<OptimHyper, 'step' | 'lr'>;                           // weight decay, clip norm, EMA decay
+}
 
+function chunkInputs(g: Graph, specs: readonly ParamSpec[], dt: FloatDType): ChunkInputs {
+  const scalar = (name: string, doc: string) => g.input(name, dt, [], doc);
+  return {
+    state: {
+      p: paramInputs(g, specs, dt, 'p.', 'student parameter'),
+      m: paramInputs(g, specs, dt, 'm.', 'AdamW first moment'),
+      v: paramInputs(g, specs, dt, 'v.', 'AdamW second moment'),
+      ema: paramInputs(g, specs, dt, 'ema.', 'teacher (EMA) parameter'),
+    },
+    step: g.input('step', dt, [], 'optimizer steps taken before this chunk (the chunk takes step+1 … step+K)'),
+    fixed: {
+      weightDecay: scalar('weight_decay', 'AdamW decoupled weight decay'),
+      clipNorm: scalar('clip_norm', 'global gradient-norm clip'),
+      emaDecay: scalar('ema_decay', 'teacher EMA decay'),
+    },
+  };
+}
+
+/** A per-step output of the body; the chunk outputs it stacked as `name` [K, …value's shape]. */
+interface PerStep { name: string; value: Tensor; doc: string }
+
+/** What one iteration computes from the carried state, its step number (1-based, as AdamW's bias correction counts) and `at`, which reads this iteration's slice of a stacked input. */
+type ChunkBody = (body: Graph, state: OptimState, step: Tensor, at: (stacked: Tensor) => Tensor) => { state: OptimState; perStep: PerStep[] };
+
+/**
+ * Appends the Loop of K iterations of `step` to `g` and its outputs: new.step, new.<kind>.<name> for the state, then
+ * each per-step output stacked on K. The body: (iteration, cond, step, state…) → (cond, step, new state…, per-step…).
+ */
+function loopSteps(g: Graph, specs: readonly ParamSpec[], K: number, inputs: ChunkInputs, step: ChunkBody): void {
+  const dt = inputs.step.dtype;
+  const body = new Graph('ssmae_step_body', g);
+  const r = body.scope('k', () => {
+    const iter = body.input('k/iteration', 'int64', [], 'iteration number');
+    const condIn = body.input('k/cond_in', 'bool', [], 'loop condition');
+    const stepIn = body.input('k/step_in', dt, [], 'steps taken so far');
+    const carried: OptimState = { p: {}, m: {}, v: {}, ema: {} };
+    for (const kind of STATE_KINDS) for (const s of specs) carried[kind][s.name] = body.input(`k/${kind}.${s.name}`, dt, s.shape);
+    const stepNow = body.add(stepIn, body.scalar(dt, 1));
+    return { condIn, step: stepNow, ...step(body, carried, stepNow, (t) => body.gather(t, iter, 0)) };
+  });
+  body.output(body.identity(r.condIn), 'k/cond_out');
+  body.output(r.step, 'k/step_out');
+  for (const kind of STATE_KINDS) for (const s of specs) body.output(r.state[kind][s.name], `k/new.${kind}.${s.name}`);
+  for (const o of r.perStep) body.output(o.value, `k/${o.name}`);
+
+  const carriedIn = [inputs.step, ...STATE_KINDS.flatMap((kind) => specs.map((s) => inputs.state[kind][s.name]))];
+  const scans = r.perStep.map((o) => ({ dtype: o.value.dtype, shape: [K, ...o.value.shape] }));
+  const outs = g.loop(g.constant('int64', [], [K]), null, carriedIn, body, scans);
+  let i = 0;
+  g.output(outs[i++], 'new.step');
+  for (const kind of STATE_KINDS) for (const s of specs) g.output(outs[i++], `new.${kind}.${s.name}`, `updated ${kind}.${s.name}`);
+  for (const o of r.perStep) g.output(outs[i++], o.name, o.doc);
+}
+
+/** The step statistics (STAT_OUTPUTS order) as per-step outputs. */
+const statsPerStep = (stats: readonly Tensor[]): PerStep[] =>
+  stats.map((value, i) => ({ name: STAT_OUTPUTS[i], value, doc: `${STAT_OUTPUTS[i]} of each step [K]` }));
+
+/** train_chunk.onnx: K SSMAE steps; the pseudo-label policy is fixed within the chunk. */
 export function buildTrainChunk(cfg: ModelConfig, specs: readonly ParamSpec[], shapes: StepShapes, K: number,
   opts: BuildOptions = {}): Graph {
   const g = new Graph('ssmae_train_chunk');
@@ -18,19 +86,9 @@ export function buildTrainChunk(cfg: ModelConfig, specs: readonly ParamSpec[], s
   const b = bl + bu;
   const img = [cfg.channels, cfg.imageSize, cfg.imageSize];
   const L = numPatches(cfg);
-  // Outer inputs: the state, the step count before the chunk, the policy (fixed within a chunk), per-step stacks.
-  const state: OptimState = {
-    p: paramInputs(g, specs, dt, 'p.', 'student parameter'),
-    m: paramInputs(g, specs, dt, 'm.', 'AdamW first moment'),
-    v: paramInputs(g, specs, dt, 'v.', 'AdamW second moment'),
-    ema: paramInputs(g, specs, dt, 'ema.', 'teacher (EMA) parameter'),
-  };
-  const step0 = g.input('step', dt, [], 'optimizer steps taken before this chunk (the chunk takes step+1 … step+K)');
+  const inputs = chunkInputs(g, specs, dt);
   const scalar = (name: string, doc: string) => g.input(name, dt, [], doc);
-  const fixed = {
-    weightDecay: scalar('weight_decay', 'AdamW decoupled weight decay'),
-    clipNorm: scalar('clip_norm', 'global gradient-norm clip'),
-    emaDecay: scalar('ema_decay', 'teacher EMA decay'),
+  const policy = {
     gateOpen: scalar('gate_open', '1 when the validation gate is open, else 0 (fixed within a chunk)'),
     tau: scalar('tau', 'confidence threshold for pseudo-labels'),
     daRatio: g.input('da_ratio', dt, [cfg.classes], 'distribution alignment ratio (fixed within a chunk; ones: off)'),
@@ -49,49 +107,45 @@ export function buildTrainChunk(cfg: ModelConfig, specs: readonly ParamSpec[], s
     idsRestore: g.input('ids_restore', 'int64', [K, b, L], 'inverse shuffles per step'),
     mask: g.input('mask', dt, [K, b, L], 'hidden-patch masks per step'),
   };
-
-  // The body: (iteration, cond, step, state…) → (cond, step, new state…, per-step statistics…).
-  const body = new Graph('ssmae_step_body', g);
-  const r = body.scope('k', () => {
-    const iter = body.input('k/iteration', 'int64', [], 'iteration number');
-    const condIn = body.input('k/cond_in', 'bool', [], 'loop condition');
-    const stepIn = body.input('k/step_in', dt, [], 'steps taken so far');
-    const carried: OptimState = { p: {}, m: {}, v: {}, ema: {} };
-    for (const kind of STATE_KINDS) for (const s of specs) carried[kind][s.name] = body.input(`k/${kind}.${s.name}`, dt, s.shape);
-    const at = (t: Tensor) => body.gather(t, iter, 0); // this iteration's slice of a stack
-    const step = body.add(stepIn, body.scalar(dt, 1));
-    const res = stepBody(body, cfg, specs, carried, { step, lr: at(stacks.lr), ...fixed }, {
+  loopSteps(g, specs, K, inputs, (body, state, step, at) => {
+    const r = stepBody(body, cfg, specs, state, { step, lr: at(stacks.lr), ...inputs.fixed }, {
       labeledImages: at(stacks.labeledImages), labels: at(stacks.labels),
       weakImages: at(stacks.weakImages), strongImages: at(stacks.strongImages),
       masking: { idsKeep: at(stacks.idsKeep), idsRestore: at(stacks.idsRestore), mask: at(stacks.mask) },
-    }, fixed, opts);
-    return { condIn, step, res };
+    }, policy, opts);
+    const t = r.terms;
+    return {
+      state: r.state,
+      perStep: [
+        ...statsPerStep([t.loss, t.rec, t.ceL, t.ceU, t.maskRate, t.accL, r.gradNorm]),
+        { name: 'pseudo_label', value: t.pseudoLabel, doc: 'teacher argmax per step and unlabeled image [K, Bu]' },
+        { name: 'pseudo_conf', value: t.pseudoConf, doc: 'teacher confidence [K, Bu]' },
+        { name: 'pseudo_weight', value: t.pseudoWeight, doc: '1 where the pseudo-label was used [K, Bu]' },
+        { name: 'teacher_mean', value: t.teacherMean, doc: 'mean teacher probabilities per step [K, classes]' },
+      ],
+    };
   });
-  body.output(body.identity(r.condIn), 'k/cond_out');
-  body.output(r.step, 'k/step_out');
-  for (const kind of STATE_KINDS) for (const s of specs) body.output(r.res.state[kind][s.name], `k/new.${kind}.${s.name}`);
-  const t = r.res.terms;
-  const stats = [t.loss, t.rec, t.ceL, t.ceU, t.maskRate, t.accL, r.res.gradNorm];
-  stats.forEach((x, i) => body.output(x, `k/${STAT_OUTPUTS[i]}`));
-  body.output(t.pseudoLabel, 'k/pseudo_label');
-  body.output(t.pseudoConf, 'k/pseudo_conf');
-  body.output(t.pseudoWeight, 'k/pseudo_weight');
-  body.output(t.teacherMean, 'k/teacher_mean');
+  return g;
+}
 
-  const carriedIn = [step0, ...STATE_KINDS.flatMap((kind) => specs.map((s) => state[kind][s.name]))];
-  const scans = [
-    ...stats.map(() => ({ dtype: dt, shape: [K] })),
-    { dtype: 'int64' as const, shape: [K, bu] }, { dtype: dt, shape: [K, bu] }, { dtype: dt, shape: [K, bu] },
-    { dtype: dt, shape: [K, cfg.classes] },
-  ];
-  const outs = g.loop(g.constant('int64', [], [K]), null, carriedIn, body, scans);
-  let i = 0;
-  g.output(outs[i++], 'new.step');
-  for (const kind of STATE_KINDS) for (const s of specs) g.output(outs[i++], `new.${kind}.${s.name}`, `updated ${kind}.${s.name}`);
-  for (const name of STAT_OUTPUTS) g.output(outs[i++], name, `${name} of each step [K]`);
-  g.output(outs[i++], 'pseudo_label', 'teacher argmax per step and unlabeled image [K, Bu]');
-  g.output(outs[i++], 'pseudo_conf', 'teacher confidence [K, Bu]');
-  g.output(outs[i++], 'pseudo_weight', '1 where the pseudo-label was used [K, Bu]');
-  g.output(outs[i++], 'teacher_mean', 'mean teacher probabilities per step [K, classes]');
+/**
+ * supervised_chunk.onnx: K supervised steps (labels-only, and mae-finetune's fine-tuning). Like supervised_step.onnx
+ * its state is the parameters classification uses; the MAE decoder's is not an input.
+ */
+export function buildSupervisedChunk(cfg: ModelConfig, specs: readonly ParamSpec[], shapes: StepShapes, K: number,
+  opts: BuildOptions = {}): Graph {
+  const g = new Graph('ssmae_supervised_chunk');
+  const used = evalSpecs(specs);
+  const bl = shapes.labeledBatch;
+  const inputs = chunkInputs(g, used, cfg.dtype);
+  const stacks = {
+    lr: g.input('lr', cfg.dtype, [K], 'learning rate of each step'),
+    images: g.input('images_labeled', 'uint8', [K, bl, cfg.channels, cfg.imageSize, cfg.imageSize], 'labeled images per step'),
+    labels: g.input('labels', 'int64', [K, bl], 'labels per step'),
+  };
+  loopSteps(g, used, K, inputs, (body, state, step, at) => {
+    const r = supervisedBody(body, cfg, used, state, { step, lr: at(stacks.lr), ...inputs.fixed }, at(stacks.images), at(stacks.labels), opts);
+    return { state: r.state, perStep: statsPerStep(r.stats) };
+  });
   return g;
 }

@@ -177,6 +177,20 @@ export function optimizerUpdate(g: Graph, specs: readonly ParamSpec[], state: Op
 }
 
 /**
+ * The supervised step as a body: cross-entropy on the labeled batch, and the optimizer over the parameters
+ * classification uses (`specs`: evalSpecs of the model's). Statistics in STAT_OUTPUTS order; the reconstruction and
+ * pseudo-label figures are 0.
+ */
+export function supervisedBody(g: Graph, cfg: ModelConfig, specs: readonly ParamSpec[], state: OptimState, hyper: OptimHyper,
+  images: Tensor, labels: Tensor, opts: BuildOptions = {}): { state: OptimState; stats: Tensor[] } {
+  const logits = classify(g, cfg, state.p, images, opts); // [Bl, classes]
+  const ceL = crossEntropy(g, logits, labels);
+  const r = optimizerUpdate(g, specs, state, hyper, ceL);
+  const zero = g.scalar(cfg.dtype, 0);
+  return { state: r.state, stats: [ceL, zero, ceL, zero, zero, accuracy(g, logits, labels), r.gradNorm] };
+}
+
+/**
  * supervised_step.onnx: the labels-only baseline's step — cross-entropy on the labeled batch, and the optimizer over
  * the parameters classification uses. Same model and optimizer as SSMAE, without the teacher, the unlabeled images
  * and the reconstruction (about a sixth of the SSMAE step's work). The MAE decoder's state is not an input.
@@ -188,15 +202,11 @@ export function buildSupervisedStep(cfg: ModelConfig, specs: readonly ParamSpec[
   const img = [cfg.channels, cfg.imageSize, cfg.imageSize];
   const images = g.input('images_labeled', 'uint8', [shapes.labeledBatch, ...img], 'labeled images, uint8 NCHW');
   const labels = g.input('labels', 'int64', [shapes.labeledBatch], 'class index of each labeled image');
-  const logits = classify(g, cfg, state.p, images, opts);
-  const ceL = crossEntropy(g, logits, labels);
-  const r = optimizerUpdate(g, used, state, hyper, ceL);
+  const r = supervisedBody(g, cfg, used, state, hyper, images, labels, opts);
   for (const kind of STATE_KINDS) {
     for (const s of used) g.output(r.state[kind][s.name], `new.${kind}.${s.name}`, `updated ${kind}.${s.name}`);
   }
-  const zero = g.scalar(cfg.dtype, 0);
-  const stats = [ceL, zero, ceL, zero, zero, accuracy(g, logits, labels), r.gradNorm];
-  stats.forEach((t, i) => g.output(t, STAT_OUTPUTS[i]));
+  r.stats.forEach((t, i) => g.output(t, STAT_OUTPUTS[i]));
   return g;
 }
 
