@@ -28,13 +28,14 @@ bench: build
 # count, so stopping and running it again resumes; the results, summary and charts are copied to bench/results/ even
 # when some run failed (the exit status still says so).
 BENCH_STEPS ?= 3000
+BENCH_PARALLEL ?= 2
 BENCH_LABELS_ART := artifacts/fashion-micro-d2-16
 BENCH_LABELS_OUT := runs/bench-labels/fashion-mnist-$(BENCH_STEPS)-steps
 bench-labels: build
 	node dist/src/cli/main.js export --preset vit-micro-d2-p4 --image-size 16 --channels 1 --classes 10 --out $(BENCH_LABELS_ART)
 	status=0; node dist/bench/label-efficiency.js --artifacts $(BENCH_LABELS_ART) \
 	    --labeled fashion-mnist:train --test fashion-mnist:test --labels-per-class 100 --val-per-class 10 \
-	    --methods labels-only,mae-finetune,no-gate,ssmae --seeds 0,1,2 --steps $(BENCH_STEPS) --parallel 2 --threads 1 \
+	    --methods labels-only,mae-finetune,no-gate,ssmae --seeds 0,1,2 --steps $(BENCH_STEPS) --parallel $(BENCH_PARALLEL) --threads 1 \
 	    --out $(BENCH_LABELS_OUT) -- --lr 2e-3 --warmup-steps 50 --crop-pad 1 --flip --tau 0.7 --lambda-u 2 || status=$$?; \
 	  mkdir -p bench/results/fashion-mnist && \
 	  cp $(BENCH_LABELS_OUT)/results.jsonl $(BENCH_LABELS_OUT)/summary.md $(BENCH_LABELS_OUT)/*.png bench/results/fashion-mnist/ && \

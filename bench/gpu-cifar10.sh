@@ -7,6 +7,8 @@
 # Usage: bash bench/gpu-cifar10.sh CIFAR10_JPG_TAR_GZ OUT_DIR [STEPS] [DEVICE] [PRESET]
 #   on the GPU machine (DEVICE cuda, after .gpu/remote.sh) or on the CPU (DEVICE cpu, a small STEPS to try it).
 # TRAIN_LIMIT_S caps each training's wall time (exit 124 in summary.txt; the last checkpoint is then evaluated).
+# PHASE=decode stops after unpacking and decoding into the cache (on the CPU, so it can run before the CUDA provider is
+# on the machine); PHASE=train then finds both ready. Decoding runs on libuv's pool: UV_THREADPOOL_SIZE sets its size.
 # Writes OUT_DIR/<method>/{config.json,metrics.csv,gate.jsonl,eval.json,train.log} and OUT_DIR/summary.txt.
 set -u
 tarball=$1; out=$2; steps=${3:-2000}; dev=${4:-cuda}; preset=${5:-vit-tiny-p4}
@@ -24,9 +26,12 @@ $cli export --preset "$preset" --image-size 32 --channels 3 --classes 10 --batch
 common=(--artifacts "$art" --labeled "$data/train" --labels-per-class 500 --val-per-class 50 --steps "$steps"
   --device "$dev" --eval-every 200 --log-every 100 --checkpoint-every 400 --warmup-steps 100 --lr 1e-3 --flip
   --seed 0 --quiet --cache-dir /tmp/ssmae-cifar10-cache)
-# Decode once into the cache (a one-step run) before the two runs start, so they do not both decode.
-$cli train "${common[@]}" --method labels-only --steps 1 --out "$runs/decode" >/dev/null 2>&1 || true
+# Decode once into the cache (a one-step run on the CPU) before the two runs start, so they do not both decode.
+if [ ! -f "$runs/decode/checkpoint.safetensors" ]; then
+  $cli train "${common[@]}" --method labels-only --steps 1 --device cpu --out "$runs/decode" >"$out/decode.log" 2>&1 || true
+fi
 echo "decoded in $(( $(date +%s) - t0 )) s"
+[ "${PHASE:-all}" = decode ] && exit 0
 train() {
   local method=$1; shift
   local s; s=$(date +%s)

@@ -14,7 +14,6 @@ import { hideBin } from 'yargs/helpers';
 import { writeFileAtomic } from '../src/artifacts/files.js';
 import { DEVICES } from '../src/runtime/session.js';
 import { benchTitle, BenchSettings, RunResult, runFacts, summaryMarkdown } from './label-results.js';
-import { plotLabelEfficiency } from './plot.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
 
@@ -179,7 +178,16 @@ async function main(): Promise<void> {
   };
   await Promise.all(Array.from({ length: Math.min(a.parallel, jobs.length) }, worker));
   const done = save();
-  const pngs = await plotLabelEfficiency(a.out, done, benchTitle(s));
+  // The charts need the development dependencies (vega, vega-lite); a machine with the runtime ones alone still gets
+  // results.jsonl and summary.md, and `node dist/bench/plot.js --out DIR` draws the charts later from them.
+  let pngs: string[] = [];
+  try {
+    const { plotLabelEfficiency } = await import('./plot.js');
+    pngs = await plotLabelEfficiency(a.out, done, benchTitle(s));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    console.error(`label-efficiency: charts skipped (${(e as Error).message.split('\n')[0]}); npm ci installs what they need`);
+  }
   console.log(fs.readFileSync(path.join(a.out, 'summary.md'), 'utf8'));
   console.log(`results: ${path.join(a.out, 'results.jsonl')}, ${path.join(a.out, 'summary.md')}, ${pngs.join(', ')}`);
   const failed = done.filter((r) => r.status === 'failed').length;

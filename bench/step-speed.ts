@@ -24,6 +24,7 @@ const bu = Number(arg('bu', '192'));
 const device = arg('device', 'cpu') as Device;
 const steps = Number(arg('steps', '10'));
 const profile = arg('profile', '');
+const threads = arg('threads', '') ? Number(arg('threads', '')) : undefined; // intra-op threads (default: all cores)
 const K = Number(arg('k', '1')); // optimizer steps per run: >1 times train_chunk.onnx
 const dir = path.join(os.tmpdir(), `ssmae-bench-${preset}-${size}-${bl}-${bu}-k${K}`);
 
@@ -38,7 +39,7 @@ const B = bl + bu;
 const img = (n: number) => hostTensor('uint8', [n, channels, size, size], Uint8Array.from({ length: n * channels * size * size }, () => rng.int(256)));
 
 let t0 = performance.now();
-const session = await Session.create(a.path(K > 1 ? 'train_chunk.onnx' : 'train_step.onnx'), { device, profilePrefix: profile || undefined });
+const session = await Session.create(a.path(K > 1 ? 'train_chunk.onnx' : 'train_step.onnx'), { device, threads, profilePrefix: profile || undefined });
 const createMs = performance.now() - t0;
 let feeds: Record<string, HostTensor> = {};
 for (const s of m.parameters) {
@@ -84,7 +85,7 @@ if (profile) summarizeProfile(profile);
 times.sort((x, y) => x - y);
 const med = times[Math.floor(times.length / 2)] / K; // per optimizer step
 console.log(JSON.stringify({
-  what: K > 1 ? `train_chunk K=${K}` : 'train_step', preset, image: size, batch: B, labeled: bl, device, params_M: +(m.paramCount / 1e6).toFixed(2),
+  what: K > 1 ? `train_chunk K=${K}` : 'train_step', preset, image: size, batch: B, labeled: bl, device, threads: threads ?? 'all', params_M: +(m.paramCount / 1e6).toFixed(2),
   session_ms: +createMs.toFixed(0), step_ms_median: +med.toFixed(1), images_per_s: +((B * 1000) / med).toFixed(1), loss: +loss.toFixed(4),
 }));
 

@@ -5,7 +5,15 @@
 // Transparent images are flattened onto black. Grayscale output uses sharp's own colour conversion; a gray source
 // asked for 3 channels is replicated.
 
+import os from 'node:os';
 import sharp from 'sharp';
+
+// Many small images, not one large one: each decode gets one libvips thread (sharp's default on glibc Linux, set
+// here for every platform) and the parallelism comes from decoding several files at once. The decodes run on libuv's
+// thread pool, 4 threads unless UV_THREADPOOL_SIZE says otherwise when node starts: set it to the core count to
+// decode a large folder faster. Two decodes in flight per core keep the pool busy while JavaScript copies results out.
+sharp.concurrency(1);
+export const DECODE_CONCURRENCY = Math.max(8, 2 * os.availableParallelism());
 
 export interface Target {
   size: number;

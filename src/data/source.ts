@@ -15,7 +15,7 @@ import { resolve } from 'node:path';
 import { fashionMnistFiles, mnistFiles, type IdxPair } from './builtin.js';
 import { cacheFile, cacheKey, readCache, writeCache } from './cache.js';
 import { cifarClasses, cifarFiles, readCifar, type CifarKind } from './cifar.js';
-import { decodeFile, forEachBounded, type DecodeFile, type Target } from './decode.js';
+import { DECODE_CONCURRENCY, decodeFile, forEachBounded, type DecodeFile, type Target } from './decode.js';
 import { listLabeledFolder, listUnlabeledFolder, type Listing } from './folder.js';
 import { idxImages, readIdx } from './idx.js';
 import { listManifest } from './manifest.js';
@@ -34,7 +34,7 @@ export interface LoadOptions {
   onProgress?: (done: number, total: number) => void;
   /** Receives warning lines (skipped files); default console.error. */
   log?: Logger;
-  /** Decodes in flight at once (default 8). */
+  /** Decodes in flight at once (default DECODE_CONCURRENCY: two per core). */
   concurrency?: number;
   /** Only this slice of the source: shard `index` of `count` contiguous, near-equal parts in listing order. */
   shard?: { index: number; count: number };
@@ -210,7 +210,7 @@ function idxPlan(
         ...shape,
         read: (i, hwc) => hwc.set(imgs.data.subarray(i * recordBytes, (i + 1) * recordBytes)),
       };
-      const images = await rawImages(records, target, options.concurrency ?? 8, options.onProgress);
+      const images = await rawImages(records, target, options.concurrency ?? DECODE_CONCURRENCY, options.onProgress);
       return {
         images,
         labels,
@@ -232,7 +232,7 @@ function cifarPlan(kind: CifarKind, rest: string, target: Target, options: LoadO
     async build() {
       const data = readCifar(files, kind);
       const names = checkClasses(`cifar${kind}-bin:${rest}`, cifarClasses(files, kind), options.classes, kind);
-      const images = await rawImages(data.records, target, options.concurrency ?? 8, options.onProgress);
+      const images = await rawImages(data.records, target, options.concurrency ?? DECODE_CONCURRENCY, options.onProgress);
       return {
         images,
         labels: data.labels,
@@ -263,7 +263,7 @@ function filesPlan(listing: Listing & { sharded?: boolean }, target: Target, opt
       const failure = new Array<string | undefined>(files.length);
       await forEachBounded(
         files.length,
-        options.concurrency ?? 8,
+        options.concurrency ?? DECODE_CONCURRENCY,
         async (i) => {
           if (files[i].bytes === 0) {
             failure[i] = 'empty file (0 bytes)';
