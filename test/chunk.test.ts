@@ -113,7 +113,7 @@ test('a supervised Loop chunk of K = 3 steps equals 3 single steps of supervised
   assert.ok(worst <= 1e-6, `state differs by ${worst}`);
 });
 
-test('training through train_chunk.onnx (K = 4) gives the same model as one step per run', async () => {
+test('training through train_chunk.onnx (K = 4) gives the same model as one step per run (EMA teacher; student teacher)', async () => {
   const { spawnSync } = await import('node:child_process');
   const data = await writeTopBottomFolder(path.join(tmp, 'labeled'));
   const cli = (...args: string[]) => {
@@ -125,13 +125,22 @@ test('training through train_chunk.onnx (K = 4) gives the same model as one step
   for (const k of [1, 4]) {
     cli('export', '--preset', 'vit-micro-p4', '--image-size', '8', '--channels', '1', '--classes', '2', '--batch-labeled', '2',
       '--batch-unlabeled', '4', '--steps-per-run', String(k), '--out', path.join(tmp, `art-k${k}`));
-    cli('train', '--artifacts', path.join(tmp, `art-k${k}`), '--out', path.join(tmp, `run-k${k}`), ...common);
-    cli('export-model', '--run', path.join(tmp, `run-k${k}`), '--out', path.join(tmp, `model-k${k}.onnx`));
   }
   assert.ok(fs.existsSync(path.join(tmp, 'art-k4', 'train_chunk.onnx')));
-  assert.ok(fs.readFileSync(path.join(tmp, 'model-k1.onnx')).equals(fs.readFileSync(path.join(tmp, 'model-k4.onnx'))),
-    'model.onnx differs between 1 and 4 steps per run');
-  const rows = (k: number) => fs.readFileSync(path.join(tmp, `run-k${k}`, 'metrics.jsonl'), 'utf8').trim().split('\n')
-    .map((l) => Object.fromEntries(Object.entries(JSON.parse(l)).filter(([key]) => !key.startsWith('time/'))));
-  assert.deepEqual(rows(4), rows(1));
+  // The student as its own teacher, with every unlabeled image pseudo-labeled from step 1 (τ 0, no gate): inside a
+  // chunk each step's teacher must be the student as the previous step left it, as it is with one step per run.
+  const teachers = { ema: [], student: ['--teacher', 'student', '--method', 'no-gate', '--tau', '0'] };
+  for (const [teacher, flags] of Object.entries(teachers)) {
+    const run = (k: number) => path.join(tmp, `run-${teacher}-k${k}`);
+    const model = (k: number) => path.join(tmp, `model-${teacher}-k${k}.onnx`);
+    for (const k of [1, 4]) {
+      cli('train', '--artifacts', path.join(tmp, `art-k${k}`), '--out', run(k), ...common, ...flags);
+      cli('export-model', '--run', run(k), '--out', model(k));
+    }
+    assert.ok(fs.readFileSync(model(1)).equals(fs.readFileSync(model(4))), `${teacher} teacher: model.onnx differs between 1 and 4 steps per run`);
+    const rows = (k: number) => fs.readFileSync(path.join(run(k), 'metrics.jsonl'), 'utf8').trim().split('\n')
+      .map((l) => Object.fromEntries(Object.entries(JSON.parse(l)).filter(([key]) => !key.startsWith('time/'))));
+    assert.deepEqual(rows(4), rows(1), `${teacher} teacher: metrics differ`);
+    if (teacher === 'student') assert.ok(rows(1).some((r) => (r['train/pseudo_mask_rate'] as number) > 0), 'no pseudo-labels were used');
+  }
 });

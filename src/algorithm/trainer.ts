@@ -287,7 +287,10 @@ export class SSMAETrainer {
       mask: maskInput([B, m.numPatches], (mk) => mk.mask, dt),
       step: this.scalar(k === 1 ? t0 + 1 : t0),
       lr: k === 1 ? this.scalar(lrs[0]) : hostTensor(dt, [k], dt === 'float64' ? Float64Array.from(lrs) : Float32Array.from(lrs)),
-      weight_decay: this.scalar(c.weightDecay), clip_norm: this.scalar(c.clipNorm), ema_decay: this.scalar(c.emaDecay),
+      // A student teacher is fed as ema.* (stateFeeds); decay 0 makes each step's EMA update copy the new student, so
+      // the next step of a chunk is taught by the student as this step left it, exactly as with one step per run.
+      weight_decay: this.scalar(c.weightDecay), clip_norm: this.scalar(c.clipNorm),
+      ema_decay: this.scalar(c.teacher === 'student' ? 0 : c.emaDecay),
       gate_open: this.scalar(phase === 'joint' && this.gate.open ? 1 : 0), tau: this.scalar(c.tau), agree: this.scalar(c.agree ? 1 : 0),
       lambda_rec: this.scalar(w.rec), lambda_l: this.scalar(w.l), lambda_u: this.scalar(w.u),
       da_ratio: this.alignRatio(),
