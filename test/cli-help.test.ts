@@ -1,8 +1,11 @@
 // The train command's help and flag handling: documented options and examples, unknown flags rejected with exit 2.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { lastFlagWins } from '../src/cli/args.js';
 
 const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../src/cli/main.js');
 const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
@@ -41,4 +44,21 @@ test('eval and pseudo-label refuse a --threads that is not a positive integer, b
     assert.equal(r.status, 2, `${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
     assert.match(r.stderr, /^ssmae: error: --threads must be a positive integer, got (0|1\.5)\n$/);
   }
+});
+
+test('a number flag given again as 1 is 1, not the sum yargs would make of it', () => {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ssmae-dup-')), 'art');
+  const r = cli('export', '--preset', 'vit-micro-p4', '--image-size', '8', '--channels', '1', '--classes', '2',
+    '--batch-labeled', '4', '--batch-unlabeled', '3', '--batch-labeled', '1', '--batchUnlabeled=2', '--out', out);
+  assert.equal(r.status, 0, r.stderr);
+  const m = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+  assert.equal(m.labeledBatch, 1);
+  assert.equal(m.unlabeledBatch, 2);
+});
+
+test('lastFlagWins keeps the last of each flag and its value, in every spelling', () => {
+  assert.deepEqual(lastFlagWins(['train', '--steps', '2400', '--flip', '--lr', '-1', '--steps', '1', '--no-flip']),
+    ['train', '--lr', '-1', '--steps', '1', '--no-flip']);
+  assert.deepEqual(lastFlagWins(['--labels-per-class=3', '--labelsPerClass', '5', '--', '--steps', '1', '--steps', '2']),
+    ['--labelsPerClass', '5', '--', '--steps', '1', '--steps', '2']);
 });

@@ -2,6 +2,7 @@
 // ssmae's command line: each command lives in its own file; this one wires them and maps errors to exit codes.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { lastFlagWins } from './args.js';
 import { reportError } from './errors.js';
 import { exportCommand } from './export.js';
 import { trainCommand } from './train.js';
@@ -11,12 +12,13 @@ import { exportModelCommand } from './export-model.js';
 import { TOOL_VERSION } from '../artifacts/version.js';
 
 async function main(): Promise<void> {
-  let y = yargs(hideBin(process.argv))
+  let y = yargs(lastFlagWins(hideBin(process.argv)))
     .scriptName('ssmae')
     .usage('$0 <command> [options]\n\nTrain Vision Transformers with few labels and many unlabeled images (Semi-Supervised MAE).')
     .version(TOOL_VERSION)
     .strict()
-    // A flag given twice takes its last value (as in most CLIs), instead of becoming an array no option expects.
+    // A flag given twice takes its last value (as in most CLIs; lastFlagWins drops the earlier ones), instead of
+    // becoming an array no option expects.
     .parserConfiguration({ 'duplicate-arguments-array': false })
     .demandCommand(1, 'choose a command; see --help')
     .wrap(Math.min(120, process.stdout.columns ?? 100))
