@@ -7,9 +7,9 @@
 //   supervised_chunk.onnx — K supervised steps (the body of supervised_step.onnx).
 import { Graph } from '../graph/builder.js';
 import { FloatDType, Tensor } from '../graph/types.js';
-import { ParamSpec, paramInputs } from './params.js';
+import { ParamSpec } from './params.js';
 import { ModelConfig, keepCount, numPatches } from './presets.js';
-import { OptimHyper, OptimState, STATE_KINDS, STAT_OUTPUTS, StepShapes, evalSpecs, stepBody, supervisedBody } from './step.js';
+import { OptimHyper, OptimState, STATE_KINDS, STAT_OUTPUTS, StepShapes, evalSpecs, stateInputs, stepBody, supervisedBody } from './step.js';
 import { BuildOptions } from './vit.js';
 
 /** The outer inputs every chunk starts with: the state, the step count before the chunk, the fixed optimizer scalars. */
@@ -22,12 +22,7 @@ interface ChunkInputs {
 function chunkInputs(g: Graph, specs: readonly ParamSpec[], dt: FloatDType): ChunkInputs {
   const scalar = (name: string, doc: string) => g.input(name, dt, [], doc);
   return {
-    state: {
-      p: paramInputs(g, specs, dt, 'p.', 'student parameter'),
-      m: paramInputs(g, specs, dt, 'm.', 'AdamW first moment'),
-      v: paramInputs(g, specs, dt, 'v.', 'AdamW second moment'),
-      ema: paramInputs(g, specs, dt, 'ema.', 'teacher (EMA) parameter'),
-    },
+    state: stateInputs(g, specs, dt),
     step: g.input('step', dt, [], 'optimizer steps taken before this chunk (the chunk takes step+1 … step+K)'),
     fixed: {
       weightDecay: scalar('weight_decay', 'AdamW decoupled weight decay'),

@@ -125,15 +125,20 @@ export interface OptimHyper {
   step: Tensor; lr: Tensor; weightDecay: Tensor; clipNorm: Tensor; emaDecay: Tensor;
 }
 
+/** The optimizer state as graph inputs p.*, m.*, v.*, ema.*, declared in STATE_KINDS order. */
+export function stateInputs(g: Graph, specs: readonly ParamSpec[], dtype: FloatDType): OptimState {
+  return {
+    p: paramInputs(g, specs, dtype, 'p.', 'student parameter'),
+    m: paramInputs(g, specs, dtype, 'm.', 'AdamW first moment'),
+    v: paramInputs(g, specs, dtype, 'v.', 'AdamW second moment'),
+    ema: paramInputs(g, specs, dtype, 'ema.', 'teacher (EMA) parameter; feed p.* for a student teacher'),
+  };
+}
+
 export function optimInputs(g: Graph, specs: readonly ParamSpec[], dtype: FloatDType): { state: OptimState; hyper: OptimHyper } {
   const scalar = (name: string, doc: string) => g.input(name, dtype, [], doc);
   return {
-    state: {
-      p: paramInputs(g, specs, dtype, 'p.', 'student parameter'),
-      m: paramInputs(g, specs, dtype, 'm.', 'AdamW first moment'),
-      v: paramInputs(g, specs, dtype, 'v.', 'AdamW second moment'),
-      ema: paramInputs(g, specs, dtype, 'ema.', 'teacher (EMA) parameter; feed p.* for a student teacher'),
-    },
+    state: stateInputs(g, specs, dtype),
     hyper: {
       step: scalar('step', 'the optimizer step being taken, 1 for the first (bias correction)'),
       lr: scalar('lr', 'learning rate'),
