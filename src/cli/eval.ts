@@ -1,8 +1,8 @@
 import type { Argv } from 'yargs';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Classifier, predictions } from '../algorithm/classifier.js';
 import { posInt } from '../algorithm/config.js';
+import { evaluateRun } from '../algorithm/evaluate.js';
 import { loadRun } from '../algorithm/run.js';
 import { writeFileAtomic } from '../artifacts/files.js';
 import { loadSource } from '../data/source.js';
@@ -26,23 +26,14 @@ export function evalCommand(y: Argv) {
       const m = run.artifacts.manifest;
       const set = await loadSource(a.data, { size: m.imageSize, channels: m.channels as 1 | 3, labeled: true, classes: run.classes,
         onProgress: decodeProgress(a.data) });
-      const clf = await Classifier.create(run.artifacts, run.weights, { device: a.device, threads: a.threads });
       const t0 = Date.now();
-      const { label } = predictions(await clf.logits(set.images, set.n), m.classes);
-      await clf.release();
-      const K = run.classes.length;
-      const confusion = Array.from({ length: K }, () => new Array<number>(K).fill(0)); // [true][predicted]
-      for (let i = 0; i < set.n; i++) confusion[set.labels[i]][label[i]]++;
-      const correct = confusion.reduce((s, row, i) => s + row[i], 0);
-      const perClass = Object.fromEntries(run.classes.map((c, i) => {
-        const total = confusion[i].reduce((s, v) => s + v, 0);
-        return [c, total ? confusion[i][i] / total : null];
-      }));
+      const e = await evaluateRun(run, set, { device: a.device, threads: a.threads });
+      const { confusion, per_class: perClass } = e;
       const csvFile = a.confusion ?? path.join(a.run, 'confusion.csv');
       const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
       writeFileAtomic(csvFile, ['true\\predicted', ...run.classes].map(quote).join(',') + '\n' +
         confusion.map((row, i) => [quote(run.classes[i]), ...row].join(',')).join('\n') + '\n');
-      const result = { accuracy: correct / set.n, n: set.n, skipped: set.skipped.length, per_class: perClass, confusion, confusion_csv: csvFile, step: run.step };
+      const result = { data: a.data, accuracy: e.accuracy, n: e.n, skipped: e.skipped, per_class: perClass, confusion, confusion_csv: csvFile, step: e.step };
       if (a.json) {
         console.log(JSON.stringify(result));
         return;

@@ -9,6 +9,7 @@ import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { pseudoLabelCommand } from './pseudo-label.js';
 import { exportModelCommand } from './export-model.js';
+import { checkCommand } from './check.js';
 import { TOOL_VERSION } from '../artifacts/version.js';
 
 async function main(): Promise<void> {
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
   y = evalCommand(y);
   y = pseudoLabelCommand(y);
   y = exportModelCommand(y);
+  y = checkCommand(y);
   await y.parseAsync();
 }
 
