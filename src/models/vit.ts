@@ -125,6 +125,25 @@ function gatherTokens(g: Graph, x: Tensor, ids: Tensor): Tensor {
 }
 
 /**
+ * MAE's encoder on the visible patches and its decoder over all positions (forward_encoder + forward_decoder):
+ * patches [N, L, P] of normalized pixels → predicted patches [N, L, P], in the normalized-pixel target's units.
+ */
+export function maePredict(g: Graph, cfg: ModelConfig, W: ParamSet, patches: Tensor, m: Pick<Masking, 'idsKeep' | 'idsRestore'>,
+  opts: BuildOptions = {}): Tensor {
+  const L = numPatches(cfg);
+  const n = patches.shape[0] as number;
+  const lk = m.idsKeep.shape[1] as number;
+  const E = cfg.preset.decDim;
+  const visible = gatherTokens(g, embed(g, W, patches), m.idsKeep);         // [N, Lk, D]
+  const latent = linear(g, W, 'dec.embed', encode(g, cfg, W, visible, opts)); // [N, Lk, E]
+  const maskTokens = g.expand(W['dec.mask_token'], [n, L - lk, E]);         // [N, L−Lk, E]
+  const shuffled = g.concat([latent, maskTokens], 1);                       // [N, L, E]
+  let z = g.add(gatherTokens(g, shuffled, m.idsRestore), W['dec.pos']);     // [N, L, E]
+  for (let i = 0; i < cfg.preset.decDepth; i++) z = block(g, W, `dec.${i}`, z, cfg.preset.decHeads, opts);
+  return linear(g, W, 'dec.pred', layerNorm(g, W, 'dec.norm', z));          // [N, L, P]
+}
+
+/**
  * MAE reconstruction loss (normalized-pixel target) on the hidden patches of uint8 images [N, C, H, W].
  * Returns the scalar mean over hidden patches of the per-patch mean squared error.
  */
@@ -132,18 +151,8 @@ export function reconstructionLoss(g: Graph, cfg: ModelConfig, W: ParamSet, imag
   opts: BuildOptions = {}): Tensor {
   return g.scope('reconstruct', () => {
     const dt = cfg.dtype;
-    const L = numPatches(cfg);
-    const n = images.shape[0] as number;
-    const lk = m.idsKeep.shape[1] as number;
-    const E = cfg.preset.decDim;
     const patches = patchify(g, cfg, normalizeImages(g, cfg, images));       // [N, L, P]
-    const visible = gatherTokens(g, embed(g, W, patches), m.idsKeep);         // [N, Lk, D]
-    const latent = linear(g, W, 'dec.embed', encode(g, cfg, W, visible, opts)); // [N, Lk, E]
-    const maskTokens = g.expand(W['dec.mask_token'], [n, L - lk, E]);         // [N, L−Lk, E]
-    const shuffled = g.concat([latent, maskTokens], 1);                       // [N, L, E]
-    let z = g.add(gatherTokens(g, shuffled, m.idsRestore), W['dec.pos']);     // [N, L, E]
-    for (let i = 0; i < cfg.preset.decDepth; i++) z = block(g, W, `dec.${i}`, z, cfg.preset.decHeads, opts);
-    const pred = linear(g, W, 'dec.pred', layerNorm(g, W, 'dec.norm', z));   // [N, L, P]
+    const pred = maePredict(g, cfg, W, patches, m, opts);                     // [N, L, P]
     // Target: each patch normalized by its own mean and (unbiased) variance, as MAE's norm_pix_loss.
     const P = patches.shape[2] as number;
     const mean = g.reduceMean(patches, [-1]);                                 // [N, L, 1]
