@@ -10,6 +10,7 @@ import { evalCommand } from './eval.js';
 import { pseudoLabelCommand } from './pseudo-label.js';
 import { exportModelCommand } from './export-model.js';
 import { checkCommand } from './check.js';
+import { reportCommand } from './report.js';
 import { TOOL_VERSION } from '../artifacts/version.js';
 
 async function main(): Promise<void> {
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
   y = pseudoLabelCommand(y);
   y = exportModelCommand(y);
   y = checkCommand(y);
+  y = reportCommand(y);
   await y.parseAsync();
 }
 
