@@ -5,7 +5,9 @@ import { loadArtifacts } from '../artifacts/load.js';
 import { METHODS, TRAIN_DEFAULTS, resolveConfig } from '../algorithm/config.js';
 import { loadTrainingData } from '../algorithm/data.js';
 import { SSMAETrainer } from '../algorithm/trainer.js';
-import { ensureWritableDir } from '../artifacts/files.js';
+import { loadRun } from '../algorithm/run.js';
+import { ensureWritableDir, writeFileAtomic } from '../artifacts/files.js';
+import { buildReport } from '../report/build.js';
 import { DEVICES } from '../runtime/session.js';
 import { decodeProgress } from './progress.js';
 
@@ -52,6 +54,7 @@ export function trainCommand(y: Argv) {
       .option('cache-dir', { type: 'string', describe: 'where decoded images are cached (default: .cache/ssmae beside the run)' })
       .option('config', { type: 'string', describe: 'JSON file of settings (keys as in OUT/config.json); flags override it' })
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar (logs one line per interval instead)' })
+      .option('report', { type: 'boolean', default: false, describe: 'at the end, write OUT/report.html: curves, the gate, reconstructions and a confusion matrix on the validation split (ssmae report makes one on any labeled source)' })
       .example('$0 train --artifacts artifacts/mnist --labeled mnist:train --labels-per-class 10 --out runs/mnist --steps 600', '100 labels, the rest of MNIST unlabeled')
       .example('$0 train --artifacts artifacts/pets --labeled data/labeled/ --unlabeled data/dump/ --out runs/pets --flip', 'your own image folders')
       .example('$0 train --artifacts artifacts/mnist --labeled mnist:train --labels-per-class 10 --out runs/mnist-mae --steps 600 --method mae-finetune --pretrain-steps 300', 'baseline: 300 steps of MAE pre-training, then 300 of fine-tuning on the 100 labels')
@@ -92,6 +95,11 @@ export function trainCommand(y: Argv) {
         const r = await trainer.train();
         console.log(`done: step ${r.step}, validation accuracy ${(r.finalValAcc * 100).toFixed(1)}%, gate ` +
           (r.gateOpenedAt !== null ? `opened at step ${r.gateOpenedAt}` : 'never opened') + `; run in ${r.runDir}`);
+        if (a.report) {
+          const file = path.join(a.out, 'report.html');
+          writeFileAtomic(file, await buildReport(loadRun(a.out), { data: { name: 'the validation split', set: data.val }, device: a.device, threads: a.threads }));
+          console.log(`report: ${file}`);
+        }
       } finally {
         await trainer.close();
       }
