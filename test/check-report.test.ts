@@ -257,3 +257,12 @@ test('report.html in headless Chromium: no console error, no request but the fil
     await browser.close();
   }
 });
+
+test('check, report and train --help teach the new options', () => {
+  const help = (...args: string[]) => ok(cli(...args, '--help'), `${args.join(' ')} --help`);
+  const check = help('check');
+  for (const flag of ['--baseline', '--write-baseline', '--tolerance', '--junit', '--evaluation', '--data']) assert.match(check, new RegExp(`${flag}\\b`));
+  assert.match(check, /gate-steps=N/);
+  assert.match(help('report'), /--out[\s\S]*loads nothing/);
+  assert.match(help('train'), /--report\s+at the end, write OUT\/report\.html/);
+});

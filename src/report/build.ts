@@ -1,6 +1,7 @@
 // Gathers what the run report shows — the run's logs, its configuration, and, with a labeled set, the evaluation
 // and reconstructions made with the run's weights — and renders the page (html.ts).
 import fs from 'node:fs';
+import path from 'node:path';
 import { evaluateRun } from '../algorithm/evaluate.js';
 import { readGateLog, readMetrics } from '../algorithm/metrics.js';
 import { reconstruct } from '../algorithm/reconstruct.js';
@@ -24,7 +25,7 @@ export interface ReportOptions {
 export async function buildReport(run: Run, o: ReportOptions = {}): Promise<string> {
   const m = run.artifacts.manifest;
   const cfg = run.config;
-  const rows = fs.existsSync(`${run.dir}/metrics.jsonl`) ? readMetrics(run.dir) : [];
+  const rows = fs.existsSync(path.join(run.dir, 'metrics.jsonl')) ? readMetrics(run.dir) : [];
   const d: ReportData = {
     runDir: run.dir, tool: `ssmae ${TOOL_VERSION}`, generated: new Date(), step: run.step, classes: run.classes,
     config: cfg as unknown as Record<string, unknown>,

@@ -4,7 +4,7 @@
 import type { Evaluation } from '../algorithm/evaluate.js';
 import type { GateDecision } from '../algorithm/gate.js';
 import type { Row } from '../algorithm/metrics.js';
-import { xmlEscape as esc } from './junit.js';
+import { xmlEscape as esc } from './xml.js';
 import { Series, confusionHeatmap, gateTimeline, lineChart, perClassBars } from './svg.js';
 
 export interface ReportImages { original: string; masked: string; reconstructed: string; caption: string }
@@ -146,7 +146,7 @@ details { margin-top: 8px; font-size: 13px; } code { font-size: 12px; }
 </head>
 <body>
 <h1>ssmae run report</h1>
-<div class="meta">run <code>${esc(d.runDir)}</code> · ${esc(d.config.method as string ?? '')} · ${esc(d.model.preset)} · ${esc(d.tool)} · made ${esc(d.generated.toISOString().slice(0, 16).replace('T', ' '))} UTC</div>
+<div class="meta">run <code>${esc(d.runDir)}</code> · ${esc(String(d.config.method ?? ''))} · ${esc(d.model.preset)} · ${esc(d.tool)} · made ${esc(d.generated.toISOString().slice(0, 16).replace('T', ' '))} UTC</div>
 <div class="cards">${cards}</div>
 ${parts.join('\n')}
 </body>

@@ -4,6 +4,7 @@
 // elements with name, tests, failures, errors, time, timestamp, hostname, id and package, each with <properties>,
 // <testcase name classname time> (a <failure message type> when a figure regressed), <system-out> and <system-err>.
 import os from 'node:os';
+import { xmlEscape } from './xml.js';
 
 export interface JUnitCase {
   name: string;
@@ -21,15 +22,6 @@ export interface JUnitSuite {
   out?: string;
   time: number;
   timestamp?: Date;
-}
-
-/** Escapes text for XML attributes and content, and drops the control characters XML 1.0 does not allow. */
-export function xmlEscape(s: string): string {
-  return s
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '')
-    .replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;')
-    .replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;');
 }
 
 const text = (s: string) => xmlEscape(s).replace(/&#10;/g, '\n').replace(/&#9;/g, '\t');

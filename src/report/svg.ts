@@ -2,7 +2,7 @@
 // heatmap and per-class bars. Written directly rather than through Vega: the report then needs no charting
 // dependency at run time (Vega + Vega-Lite are dozens of packages, and Vega-Lite 6 declares Node ≥ 22 where ssmae
 // supports 20), renders the same everywhere without a browser, and its charts are plain elements a test can count.
-import { xmlEscape } from './junit.js';
+import { xmlEscape } from './xml.js';
 
 export const PALETTE = ['#4c78a8', '#f58518', '#54a24b', '#e45756', '#72b7b2', '#b279a2', '#eeca3b', '#9d755d'];
 const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"';
@@ -15,8 +15,9 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   const raw = (hi - lo) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9)); // so that 3 × 0.2 prints as 0.6
   const ticks: number[] = [];
-  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) ticks.push(Math.round(v / step) * step);
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) ticks.push(Number((k * step).toFixed(decimals)));
   return ticks;
 }
 
