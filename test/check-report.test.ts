@@ -194,7 +194,12 @@ function checkJUnit(xml: string): { failures: number; cases: { name: string; fai
 
 test('report.html in headless Chromium: no console error, no request but the file, every chart drawn, a screenshot that is not blank', async () => {
   await ready;
-  assert.ok(fs.statSync(path.join(run, 'report.html')).size > 1000, 'train --report wrote RUN/report.html');
+  const fromTrain = fs.readFileSync(path.join(run, 'report.html'), 'utf8');
+  assert.match(fromTrain, /accuracy on the validation split/, 'train --report wrote RUN/report.html on the validation split');
+  ok(cli('report', '--run', run), 'report without --data');
+  const bare = fs.readFileSync(path.join(run, 'report.html'), 'utf8');
+  assert.match(bare, /Make the report with --data SOURCE to see reconstructions/);
+  assert.doesNotMatch(bare, /<img /);
   const html = path.join(tmp, 'report.html');
   ok(cli('report', '--run', run, '--data', testDir, '--out', html, '--threads', '1'), 'report');
   const url = pathToFileURL(html).href;
