@@ -1,15 +1,23 @@
 // Checkpoints hold everything needed to continue exactly: parameters, moments, EMA (safetensors), step, gate,
-// generator and sampler states (JSON metadata in the same file). Written to a temporary file, synced and renamed,
-// so a crash while writing leaves the previous checkpoint loadable.
+// generator and sampler states (JSON metadata in the same file), and a sha256 of all of it, so a file damaged after
+// it was written (a bad disk, a copy cut short, an edit) is refused by name instead of trained on. Written to a
+// temporary file, synced and renamed, so a crash while writing leaves the previous checkpoint loadable.
+//
+// The checkpoint being replaced is kept as checkpoint.prev.safetensors (a hard link: no bytes are copied). Atomic
+// writes already rule out a torn checkpoint; the previous one is for damage that happens later, to a file that was
+// whole. Resuming from it loses nothing but time: runs are deterministic, so training again from the earlier step
+// reaches the same state. The cost is the disk space of one more checkpoint.
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../artifacts/files.js';
+import crypto from 'node:crypto';
+import { AtomicOptions, UsageError, writeFileAtomic } from '../artifacts/files.js';
 import { NamedTensor, decodeSafetensors, encodeSafetensors } from '../artifacts/safetensors.js';
 import { FloatDType } from '../graph/types.js';
 import type { GateState } from './gate.js';
 import { STATE_KINDS } from '../models/step.js';
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
+export const PREVIOUS_CHECKPOINT_FILE = 'checkpoint.prev.safetensors';
 
 export type Float = Float32Array | Float64Array;
 
@@ -29,34 +37,113 @@ export interface LoopState {
   teacherMean: number[];
   /** The resolved config the run was started with. */
   config: unknown;
+  /**
+   * The open metrics interval, when the checkpoint was written inside one (a stop on a signal): the resumed run
+   * continues it and writes the rows an uninterrupted run writes. Absent at regular checkpoints, which end one.
+   */
+  interval?: unknown;
 }
 
 export interface Checkpoint { model: ModelState; loop: LoopState }
+
+/** A checkpoint that cannot be used: torn, damaged, not a checkpoint, or another model's. The CLI exits 2. */
+export class CheckpointError extends UsageError {}
+
+/** sha256 over the loop state and the tensor bytes: every byte that decides how training continues. */
+function digest(loopJson: string, data: Uint8Array): string {
+  return crypto.createHash('sha256').update(loopJson).update(new Uint8Array([0])).update(data).digest('hex');
+}
 
 export function encodeCheckpoint(c: Checkpoint, shapes: Map<string, number[]>, dtype: FloatDType): Buffer {
   const tensors = new Map<string, NamedTensor>();
   for (const kind of STATE_KINDS) {
     for (const [name, data] of c.model[kind]) tensors.set(`${kind}.${name}`, { dtype, shape: shapes.get(name)!, data });
   }
-  return encodeSafetensors(tensors, { ssmae_loop_state: JSON.stringify(c.loop) });
+  const loop = JSON.stringify(c.loop);
+  const h = crypto.createHash('sha256').update(loop).update(new Uint8Array([0]));
+  for (const t of tensors.values()) h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  return encodeSafetensors(tensors, { ssmae_loop_state: loop, ssmae_sha256: h.digest('hex') });
 }
 
 export function saveCheckpoint(runDir: string, c: Checkpoint, shapes: Map<string, number[]>, dtype: FloatDType,
-  write: (file: string, data: Uint8Array) => void = writeFileAtomic): string {
+  write: (file: string, data: Uint8Array, opts: AtomicOptions) => void = writeFileAtomic): string {
   const file = path.join(runDir, CHECKPOINT_FILE);
-  write(file, encodeCheckpoint(c, shapes, dtype));
+  write(file, encodeCheckpoint(c, shapes, dtype), { keepPrevious: path.join(runDir, PREVIOUS_CHECKPOINT_FILE) });
   return file;
 }
 
+/** Reads and verifies a checkpoint; anything wrong with the file is a CheckpointError that names it. */
 export function loadCheckpoint(file: string): Checkpoint {
-  const { tensors, metadata } = decodeSafetensors(fs.readFileSync(file), file);
+  if (!fs.existsSync(file)) throw new CheckpointError(`${file} does not exist`);
+  const buf = fs.readFileSync(file);
+  let decoded: ReturnType<typeof decodeSafetensors>;
+  try {
+    decoded = decodeSafetensors(buf, file);
+  } catch (e) {
+    throw new CheckpointError(`${file} is damaged and cannot be read (${(e as Error).message.replace(`${file}: `, '')})`);
+  }
+  const { tensors, metadata } = decoded;
+  const raw = metadata.ssmae_loop_state;
+  if (!raw) throw new CheckpointError(`${file} is not an ssmae checkpoint (no loop state in its metadata)`);
+  // Checkpoints written before checksums were added have none; they load as before.
+  if (metadata.ssmae_sha256 !== undefined) {
+    const headerLength = Number(buf.readBigUInt64LE(0));
+    if (digest(raw, buf.subarray(8 + headerLength)) !== metadata.ssmae_sha256) {
+      throw new CheckpointError(`${file} is damaged: its contents do not match the sha256 it was written with`);
+    }
+  }
   const model: ModelState = { p: new Map(), m: new Map(), v: new Map(), ema: new Map() };
   for (const [key, t] of tensors) {
     const dot = key.indexOf('.');
     const kind = key.slice(0, dot) as keyof ModelState;
+    if (!(STATE_KINDS as readonly string[]).includes(kind)) throw new CheckpointError(`${file} is not an ssmae checkpoint (tensor ${key})`);
     model[kind].set(key.slice(dot + 1), t.data as Float);
   }
-  const raw = metadata.ssmae_loop_state;
-  if (!raw) throw new Error(`${file}: not an ssmae checkpoint (no loop state)`);
   return { model, loop: JSON.parse(raw) as LoopState };
+}
+
+/**
+ * The checkpoint --resume continues from: the latest, or the previous one when the latest is damaged or missing
+ * (`fellBack` says why). Null when the run has neither. Both unusable: a CheckpointError naming both.
+ */
+export function loadLatestCheckpoint(runDir: string): { checkpoint: Checkpoint; file: string; fellBack: string | null } | null {
+  const latest = path.join(runDir, CHECKPOINT_FILE);
+  const prev = path.join(runDir, PREVIOUS_CHECKPOINT_FILE);
+  if (!fs.existsSync(latest) && !fs.existsSync(prev)) return null;
+  let why: string;
+  try {
+    return { checkpoint: loadCheckpoint(latest), file: latest, fellBack: null };
+  } catch (e) {
+    if (!(e instanceof CheckpointError)) throw e;
+    why = e.message;
+  }
+  if (!fs.existsSync(prev)) throw new CheckpointError(`${why}; there is no previous checkpoint to fall back to. Start the run again with --overwrite`);
+  try {
+    return { checkpoint: loadCheckpoint(prev), file: prev, fellBack: why };
+  } catch (e) {
+    if (!(e instanceof CheckpointError)) throw e;
+    throw new CheckpointError(`${why}; the previous checkpoint cannot be used either: ${e.message}. Start the run again with --overwrite`);
+  }
+}
+
+/** Refuses a checkpoint whose tensors are not exactly this model's parameters (another preset, size or dtype). */
+export function checkCheckpointMatches(file: string, c: Checkpoint, shapes: Map<string, number[]>, dtype: FloatDType, what: string): void {
+  const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  const fix = 'use the artifacts the run was trained with (its config.json names them), or start a new run with --overwrite';
+  for (const kind of STATE_KINDS) {
+    const got = c.model[kind];
+    for (const [name, shape] of shapes) {
+      const t = got.get(name);
+      if (!t) throw new CheckpointError(`${file} was written for another model: it has no ${kind}.${name}, which ${what} has; ${fix}`);
+      if (t.length !== size(shape)) {
+        throw new CheckpointError(`${file} was written for another model: ${kind}.${name} holds ${t.length} values, ${what} has ${size(shape)} ([${shape.join(', ')}]); ${fix}`);
+      }
+      if ((t instanceof Float64Array ? 'float64' : 'float32') !== dtype) {
+        throw new CheckpointError(`${file} was written for another model: ${kind}.${name} is ${t instanceof Float64Array ? 'float64' : 'float32'}, ${what} is ${dtype}; ${fix}`);
+      }
+    }
+    for (const name of got.keys()) {
+      if (!shapes.has(name)) throw new CheckpointError(`${file} was written for another model: it has ${kind}.${name}, which ${what} has not; ${fix}`);
+    }
+  }
 }

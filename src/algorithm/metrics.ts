@@ -1,8 +1,10 @@
 // Run logs: one JSON line per interval in metrics.jsonl (namespaced keys), the same rows in metrics.csv with a
 // fixed header, and gate decisions in gate.jsonl. On resume, rows past the checkpoint's step are dropped so the
-// files read as if the run had never stopped.
+// files read as if the run had never stopped. A row that cannot be written (a full disk) leaves both files as they
+// were and throws a WriteError naming the file.
 import fs from 'node:fs';
 import path from 'node:path';
+import { appendFileDurable, syncFile, writeFileAtomic } from '../artifacts/files.js';
 import type { GateDecision } from './gate.js';
 
 export const CSV_COLUMNS = [
@@ -21,8 +23,8 @@ export class MetricsLog {
     this.jsonl = path.join(runDir, 'metrics.jsonl');
     this.csv = path.join(runDir, 'metrics.csv');
     if (resumeStep === null) {
-      fs.writeFileSync(this.jsonl, '');
-      fs.writeFileSync(this.csv, CSV_COLUMNS.join(',') + '\n');
+      writeFileAtomic(this.jsonl, '');
+      writeFileAtomic(this.csv, CSV_COLUMNS.join(',') + '\n');
     } else {
       truncateAfter(this.jsonl, resumeStep, (line) => (JSON.parse(line) as Row).step, 0);
       truncateAfter(this.csv, resumeStep, (line) => (line.split(',').length === CSV_COLUMNS.length ? Number(line.split(',')[0]) : NaN), 1);
@@ -30,12 +32,24 @@ export class MetricsLog {
   }
 
   write(row: Row): void {
-    fs.appendFileSync(this.jsonl, JSON.stringify(row) + '\n');
+    const jsonlBefore = fs.statSync(this.jsonl).size;
+    appendFileDurable(this.jsonl, JSON.stringify(row) + '\n');
     const cells = CSV_COLUMNS.map((c) => {
       const v = row[c];
       return v === undefined || v === null || Number.isNaN(v) ? '' : String(v);
     });
-    fs.appendFileSync(this.csv, cells.join(',') + '\n');
+    try {
+      appendFileDurable(this.csv, cells.join(',') + '\n');
+    } catch (e) {
+      fs.truncateSync(this.jsonl, jsonlBefore); // the row goes in both files or in neither
+      throw e;
+    }
+  }
+
+  /** Makes the rows written so far durable (before a checkpoint that counts on them, and on a stop). */
+  sync(): void {
+    syncFile(this.jsonl);
+    syncFile(this.csv);
   }
 }
 
@@ -50,7 +64,7 @@ export function truncateAfter(file: string, step: number, stepOf: (line: string)
     try { return stepOf(l); } catch { return NaN; }
   };
   const kept = lines.filter((l, i) => i < header || rowStep(l) <= step);
-  fs.writeFileSync(file, kept.map((l) => l + '\n').join(''));
+  writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
 }
 
 export function readMetrics(runDir: string): Row[] {
@@ -87,6 +101,24 @@ export class IntervalStats {
       }
     }
   }
+
+  /** What a checkpoint written inside the interval keeps of it, so a resumed run continues the same row. */
+  state(): unknown {
+    return { sums: this.sums, steps: this.steps, precHit: this.precHit, precN: this.precN, images: this.images };
+  }
+
+  /** Continues an interval saved by state() (its clock restarts: time/ figures are the new process's own). */
+  restore(s: unknown): void {
+    const v = s as { sums: Record<string, number>; steps: number; precHit: number; precN: number; images: number };
+    this.sums = { ...v.sums };
+    this.steps = v.steps;
+    this.precHit = v.precHit;
+    this.precN = v.precN;
+    this.images = v.images;
+    this.start = performance.now();
+  }
+
+  get empty(): boolean { return this.steps === 0; }
 
   imagesPerSec(): number {
     return this.images / Math.max((performance.now() - this.start) / 1000, 1e-9);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../artifacts/files.js';
 import { Artifacts, loadArtifacts } from '../artifacts/load.js';
-import { CHECKPOINT_FILE, Float, loadCheckpoint } from './checkpoint.js';
+import { CHECKPOINT_FILE, CheckpointError, Float, PREVIOUS_CHECKPOINT_FILE, loadCheckpoint } from './checkpoint.js';
 import { TrainConfig } from './config.js';
 
 export interface Run {
@@ -25,6 +25,17 @@ export function loadRun(dir: string): Run {
   const config = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as TrainConfig;
   const artifacts = loadArtifacts(config.artifacts);
   const classes = JSON.parse(fs.readFileSync(path.join(dir, 'classes.json'), 'utf8')) as string[];
-  const c = loadCheckpoint(ckpt);
+  let c;
+  try {
+    c = loadCheckpoint(ckpt);
+  } catch (e) {
+    // Never a silent fall-back here: this model is what gets evaluated or shipped. Training can go back a step.
+    const prev = path.join(dir, PREVIOUS_CHECKPOINT_FILE);
+    if (e instanceof CheckpointError && fs.existsSync(prev)) {
+      throw new CheckpointError(`${e.message}. The previous checkpoint ${prev} is kept: ssmae train --out ${dir} --resume ` +
+        '(with the run\'s other flags) continues from it and writes a new one');
+    }
+    throw e;
+  }
   return { dir, config, artifacts, classes, step: c.loop.step, weights: config.teacher === 'ema' ? c.model.ema : c.model.p };
 }

@@ -7,14 +7,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Artifacts, loadInitialWeights } from '../artifacts/load.js';
-import { UsageError, writeFileAtomic } from '../artifacts/files.js';
+import { UsageError, WriteError, appendFileDurable, syncFile, writeFileAtomic } from '../artifacts/files.js';
 import { Rng } from '../data/rng.js';
 import { Session } from '../runtime/session.js';
 import { HostTensor, hostTensor, scalarTensor, stackTensors } from '../runtime/tensor.js';
 import { DType } from '../graph/types.js';
 import { STATE_KINDS, STAT_OUTPUTS } from '../models/step.js';
 import { BatchSource } from './batches.js';
-import { CHECKPOINT_FILE, Checkpoint, Float, ModelState, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { Checkpoint, Float, ModelState, checkCheckpointMatches, loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { Classifier, accuracyOf, predictions } from './classifier.js';
 import { TrainConfig } from './config.js';
 import { GateDecision, ValidationGate } from './gate.js';
@@ -31,6 +31,13 @@ export interface TrainHooks {
   onLog?(row: Row): void;
   onGate?(d: GateDecision): void;
   onCheckpoint?(file: string, step: number): void;
+  /** Something the user should know that does not stop the run (e.g. a damaged checkpoint passed over). */
+  onWarning?(message: string): void;
+}
+
+export interface TrainOptions {
+  /** Asked between runs of the step graph: true ends training after the step or chunk in flight, with a checkpoint. */
+  shouldStop?: () => boolean;
 }
 
 interface StepOutcome {
@@ -43,7 +50,15 @@ interface StepOutcome {
   images: number;         // images the step trained on: the labeled batch alone in a supervised step
 }
 
-export interface TrainResult { step: number; gateOpenedAt: number | null; finalValAcc: number; runDir: string }
+export interface TrainResult {
+  step: number;
+  gateOpenedAt: number | null;
+  finalValAcc: number;
+  runDir: string;
+  /** True when shouldStop ended training before --steps; the checkpoint holds `step`. */
+  stopped: boolean;
+  checkpoint: string | null;
+}
 
 /** Running-mean momentum of distribution alignment: a time constant of ~100 steps, like the EMA teacher's. */
 const DA_MOMENTUM = 0.99;
@@ -68,6 +83,8 @@ export class SSMAETrainer {
   private lastCheckpoint: string | null = null;
   private lastCheckpointStep = 0;
   private lastValAcc = NaN;
+  /** The open metrics interval (running means since the last row). */
+  private interval = new IntervalStats();
   /** Running mean of the teacher's class probabilities on unlabeled images (distribution alignment); starts uniform. */
   private teacherMean: number[];
 
@@ -88,21 +105,24 @@ export class SSMAETrainer {
 
   async init(resume: boolean): Promise<void> {
     fs.mkdirSync(this.runDir, { recursive: true });
-    const ckpt = path.join(this.runDir, CHECKPOINT_FILE);
-    if (resume && fs.existsSync(ckpt)) {
-      this.restore(loadCheckpoint(ckpt));
-      this.lastCheckpoint = ckpt;
+    const latest = resume ? loadLatestCheckpoint(this.runDir) : null;
+    if (latest) {
+      checkCheckpointMatches(latest.file, latest.checkpoint, this.shapes, this.art.cfg.dtype, `the artifacts in ${this.art.dir} (${this.art.cfg.preset.name})`);
+      if (latest.fellBack) this.hooks.onWarning?.(`${latest.fellBack}; resuming from the previous checkpoint ${latest.file} (step ${latest.checkpoint.loop.step}) instead`);
+      this.restore(latest.checkpoint);
+      this.lastCheckpoint = latest.file;
       this.lastCheckpointStep = this.step;
     } else {
       this.fresh();
     }
-    writeFileAtomic(path.join(this.runDir, 'config.json'), JSON.stringify(this.cfg, null, 2) + '\n');
-    writeFileAtomic(path.join(this.runDir, 'classes.json'), JSON.stringify(this.data.labeled.classes) + '\n');
-    this.metrics = new MetricsLog(this.runDir, this.lastCheckpoint ? this.step : null);
-    // gate.jsonl, like the metrics: emptied for a fresh run, cut back to the checkpoint's step on resume.
-    const gateLog = path.join(this.runDir, 'gate.jsonl');
-    if (!this.lastCheckpoint) fs.writeFileSync(gateLog, '');
-    else truncateAfter(gateLog, this.step, (l) => (JSON.parse(l) as GateDecision).step);
+    await this.noting(async () => {
+      writeFileAtomic(path.join(this.runDir, 'config.json'), JSON.stringify(this.cfg, null, 2) + '\n');
+      writeFileAtomic(path.join(this.runDir, 'classes.json'), JSON.stringify(this.data.labeled.classes) + '\n');
+      this.metrics = new MetricsLog(this.runDir, this.lastCheckpoint ? this.step : null);
+      // gate.jsonl, like the metrics: emptied for a fresh run, cut back to the checkpoint's step on resume.
+      if (!this.lastCheckpoint) writeFileAtomic(this.gateLog, '');
+      else truncateAfter(this.gateLog, this.step, (l) => (JSON.parse(l) as GateDecision).step);
+    });
     const opts = { device: this.cfg.device, threads: this.cfg.threads ?? undefined };
     const graphs = this.art.manifest.graphs;
     // Supervised steps run their own, cheaper graph when the artifacts have it (same model, same optimizer);
@@ -118,6 +138,22 @@ export class SSMAETrainer {
       this.supervisedChunk = await Session.create(this.art.path(graphs.supervised_chunk.file), opts);
     }
     this.classifier = await Classifier.create(this.art, this.modelWeights(), opts);
+  }
+
+  private get gateLog(): string { return path.join(this.runDir, 'gate.jsonl'); }
+
+  /** Where the run stands on disk, for messages about a failure. */
+  private lastGood(): string {
+    return this.lastCheckpoint ? `last good checkpoint: ${this.lastCheckpoint} (step ${this.lastCheckpointStep})` : 'no checkpoint was written yet';
+  }
+
+  /** Runs `f`; a WriteError from it gains the last good checkpoint. */
+  private async noting<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      throw e instanceof WriteError ? e.withNote(this.lastGood()) : e;
+    }
   }
 
   private fresh(): void {
@@ -144,6 +180,7 @@ export class SSMAETrainer {
     this.maskRng = new Rng(c.loop.rngs.mask);
     this.batches.restore(c.loop.rngs, c.loop.samplers);
     this.teacherMean = c.loop.teacherMean;
+    if (c.loop.interval !== undefined) this.interval.restore(c.loop.interval);
   }
 
   /**
@@ -164,6 +201,9 @@ export class SSMAETrainer {
   }
 
   checkpoint(): string {
+    // The log rows up to this step are made durable first: a resumed run keeps exactly the rows up to its checkpoint.
+    this.metrics.sync();
+    syncFile(this.gateLog);
     const c: Checkpoint = {
       model: this.model,
       loop: {
@@ -173,6 +213,7 @@ export class SSMAETrainer {
         samplers: this.batches.samplerStates(),
         teacherMean: this.teacherMean,
         config: this.cfg,
+        ...(this.interval.empty ? {} : { interval: this.interval.state() }),
       },
     };
     const file = saveCheckpoint(this.runDir, c, this.shapes, this.art.cfg.dtype);
@@ -201,17 +242,29 @@ export class SSMAETrainer {
     return feeds;
   }
 
-  async train(): Promise<TrainResult> {
+  async train(opts: TrainOptions = {}): Promise<TrainResult> {
+    return this.noting(() => this.loop(opts.shouldStop ?? (() => false)));
+  }
+
+  private async loop(shouldStop: () => boolean): Promise<TrainResult> {
     const total = this.cfg.steps;
     const B = this.art.manifest.labeledBatch + this.art.manifest.unlabeledBatch;
     this.hooks.onStart?.({ step: this.step, total, resumed: this.lastCheckpoint !== null });
-    const interval = new IntervalStats();
+    const result = (stopped: boolean): TrainResult => ({
+      step: this.step, gateOpenedAt: this.gate.state.openedAt, finalValAcc: this.lastValAcc, runDir: this.runDir, stopped,
+      checkpoint: this.lastCheckpoint,
+    });
     while (this.step < total) {
-      for (const o of await this.run(this.stepsThisRun(total), B)) await this.afterStep(o, total, interval);
+      if (shouldStop()) {
+        // Stopped between runs: the state is whole here. The checkpoint keeps the open metrics interval too.
+        if (this.lastCheckpoint === null || this.lastCheckpointStep !== this.step) this.checkpoint();
+        return result(true);
+      }
+      for (const o of await this.run(this.stepsThisRun(total), B)) await this.afterStep(o, total, this.interval);
     }
     // A resumed run with no steps left still reports where it stands.
     if (Number.isNaN(this.lastValAcc)) this.lastValAcc = await this.evaluate();
-    return { step: this.step, gateOpenedAt: this.gate.state.openedAt, finalValAcc: this.lastValAcc, runDir: this.runDir };
+    return result(false);
   }
 
   /** Per step: statistics, and at their intervals the gate decision, a metrics row and a checkpoint. */
@@ -226,7 +279,7 @@ export class SSMAETrainer {
       // Outside the joint phase there are no pseudo-labels for a gate to hold back: only validation accuracy is recorded.
       if (phaseOf(c, t) === 'joint') {
         const d = this.gate.update(t, this.lastValAcc);
-        fs.appendFileSync(path.join(this.runDir, 'gate.jsonl'), JSON.stringify(d) + '\n');
+        appendFileDurable(this.gateLog, JSON.stringify(d) + '\n');
         this.hooks.onGate?.(d);
       }
     }
@@ -313,9 +366,9 @@ export class SSMAETrainer {
     }));
     const bad = outcomes.find((o) => !Number.isFinite(o.stats.loss));
     if (bad) {
+      const last = this.lastGood();
       throw new DivergedError(`loss is ${bad.stats.loss} at step ${bad.t}; the run stopped without saving this step. ` +
-        (this.lastCheckpoint ? `Last good checkpoint: ${this.lastCheckpoint} (step ${this.lastCheckpointStep}). ` : 'No checkpoint was written yet. ') +
-        'Try a lower --lr or --clip-norm.');
+        `${last[0].toUpperCase()}${last.slice(1)}. Try a lower --lr or --clip-norm.`);
     }
     for (const kind of STATE_KINDS) {
       for (const name of this.model[kind].keys()) {

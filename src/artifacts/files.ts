@@ -1,23 +1,155 @@
-// File helpers shared by artifacts, runs and checkpoints: atomic writes (temporary file, fsync, rename, so a crash
-// never leaves a torn file) and sha256.
+// File helpers shared by artifacts, runs and checkpoints: writes that cannot lie (every byte written or an error),
+// atomic replacement (temporary file, fsync, rename, so a crash never leaves a torn file), appends that leave the
+// file as it was when they fail, and sha256.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-export function writeFileAtomic(file: string, data: Uint8Array | string): void {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+/** writeSync moves at most 2 GiB per call; larger buffers go in pieces. */
+const CHUNK = 1 << 28;
+
+/** What an errno means to a user who has to fix it. */
+const CAUSES: Record<string, string> = {
+  ENOSPC: 'disk full',
+  EDQUOT: 'disk quota exceeded',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'read-only filesystem',
+  EIO: 'input/output error (a failing disk or a lost network mount)',
+  ENOENT: 'the folder does not exist',
+  ENOTDIR: 'a part of the path is not a folder',
+  EISDIR: 'it is a folder',
+  EMFILE: 'too many open files',
+  SHORT: 'the disk accepted no more bytes',
+};
+
+/**
+ * A file could not be written. The CLI prints the message alone and exits with code 4. `file` and `code` (an errno
+ * name such as ENOSPC) say what failed; `reason` is the cause in words. The writer that throws it has already removed
+ * its temporary file and left the previous file as it was.
+ */
+export class WriteError extends Error {
+  readonly reason: string;
+  constructor(readonly file: string, readonly code: string, readonly notes: string[] = []) {
+    const cause = CAUSES[code] ?? code;
+    super([`cannot write ${file}: ${cause}${CAUSES[code] && code !== 'SHORT' ? ` (${code})` : ''}`, ...notes].join('; '));
+    this.reason = cause;
   }
-  fs.renameSync(tmp, file);
+
+  /** The same error with one more sentence (e.g. the last good checkpoint and how to continue). */
+  withNote(note: string): WriteError {
+    return new WriteError(this.file, this.code, [...this.notes, note]);
+  }
+}
+
+/** Turns an fs error into a WriteError for `file` (a WriteError passes through). */
+export function asWriteError(file: string, e: unknown): WriteError {
+  if (e instanceof WriteError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  if (typeof code === 'string') return new WriteError(file, code);
+  throw e;
+}
+
+/** Writes every byte of `data` at the file's position, or throws (a write that takes no bytes is an error too). */
+function writeAll(fd: number, data: Uint8Array): void {
+  for (let off = 0; off < data.length;) {
+    const n = fs.writeSync(fd, data, off, Math.min(CHUNK, data.length - off));
+    if (n <= 0) throw Object.assign(new Error('short write'), { code: 'SHORT' });
+    off += n;
+  }
+}
+
+function syncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // Some filesystems refuse to fsync a folder; the file itself is already durable.
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+export function tempFileFor(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+}
+
+/** Whether `name` is a temporary file one of these writers makes (a leftover means a writer was killed). */
+export function isTempFile(name: string): boolean {
+  return /^\..+\.\d+\.tmp$/.test(name);
+}
+
+export interface AtomicOptions {
+  /** Keep the file being replaced under this name (a hard link, so no extra bytes are written). */
+  keepPrevious?: string;
+}
+
+/**
+ * Replaces `file` with `data` (one buffer, a string, or parts written one after another) so that the file is
+ * always either the old one or the whole new one. On any error the temporary file is removed, the old file is
+ * untouched and a WriteError naming `file` is thrown.
+ */
+export function writeFileAtomic(file: string, data: Uint8Array | string | readonly Uint8Array[], opts: AtomicOptions = {}): void {
+  const tmp = tempFileFor(file);
+  const parts = typeof data === 'string' ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data;
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(tmp, 'w');
+    for (const p of parts) writeAll(fd, p);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    if (opts.keepPrevious) keepPrevious(file, opts.keepPrevious);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    if (fd !== undefined) {
+      try { fs.closeSync(fd); } catch { /* already failing; the write error is the one to report */ }
+    }
+    fs.rmSync(tmp, { force: true });
+    throw asWriteError(file, e);
+  }
   // Make the rename itself durable.
-  const dfd = fs.openSync(dir, 'r');
-  try { fs.fsyncSync(dfd); } finally { fs.closeSync(dfd); }
+  syncDir(path.dirname(file));
+}
+
+/** `prev` becomes a second name of `file`'s current content (nothing when there is none yet). */
+function keepPrevious(file: string, prev: string): void {
+  if (!fs.existsSync(file)) return;
+  fs.rmSync(prev, { force: true });
+  try {
+    fs.linkSync(file, prev);
+  } catch {
+    // A filesystem without hard links: a copy (costs the bytes of one more file).
+    fs.copyFileSync(file, prev);
+  }
+}
+
+/**
+ * Appends `text` to `file` (created if missing). When the append fails part way (a full disk), the file is cut
+ * back to its length before, so no torn line is left, and a WriteError naming `file` is thrown.
+ */
+export function appendFileDurable(file: string, text: string): void {
+  const before = fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'a');
+    writeAll(fd, Buffer.from(text));
+  } catch (e) {
+    if (fd !== undefined) {
+      try { fs.ftruncateSync(fd, before); } catch { /* the append error is the one to report */ }
+    }
+    throw asWriteError(file, e);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** fsync of a file that exists (a log, before a checkpoint that counts on it). */
+export function syncFile(file: string): void {
+  if (!fs.existsSync(file)) return;
+  const fd = fs.openSync(file, 'r+');
+  try { fs.fsyncSync(fd); } catch (e) { throw asWriteError(file, e); } finally { fs.closeSync(fd); }
 }
 
 export function sha256(data: Uint8Array): string {

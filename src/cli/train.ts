@@ -1,15 +1,30 @@
 import type { Argv } from 'yargs';
 import cliProgress from 'cli-progress';
+import fs from 'node:fs';
 import path from 'node:path';
+import { hideBin } from 'yargs/helpers';
 import { loadArtifacts } from '../artifacts/load.js';
 import { METHODS, TRAIN_DEFAULTS, resolveConfig } from '../algorithm/config.js';
 import { loadTrainingData } from '../algorithm/data.js';
 import { SSMAETrainer } from '../algorithm/trainer.js';
 import { loadRun } from '../algorithm/run.js';
-import { ensureWritableDir, writeFileAtomic } from '../artifacts/files.js';
 import { buildReport } from '../report/build.js';
-import { DEVICES } from '../runtime/session.js';
+import { CHECKPOINT_FILE, PREVIOUS_CHECKPOINT_FILE } from '../algorithm/checkpoint.js';
+import { UsageError, WriteError, ensureWritableDir, writeFileAtomic } from '../artifacts/files.js';
+import { DEVICES, checkDevice } from '../runtime/session.js';
+import { lastFlagWins } from './args.js';
+import { EXIT_STOPPED } from './errors.js';
 import { decodeProgress } from './progress.js';
+import { GracefulStop, shellCommand } from './stop.js';
+
+/** The files a run directory holds: their presence means a run is there; --overwrite removes them. */
+const RUN_FILES = ['config.json', 'classes.json', 'metrics.jsonl', 'metrics.csv', 'gate.jsonl', 'report.html', CHECKPOINT_FILE, PREVIOUS_CHECKPOINT_FILE];
+
+/** This very command with --resume (and without --overwrite): what continues the run. */
+function resumeCommand(): string {
+  const drop = /^--(no-)?(resume|overwrite)(=.*)?$/;
+  return shellCommand(['ssmae', ...lastFlagWins(hideBin(process.argv)).filter((w) => !drop.test(w)), '--resume']);
+}
 
 const D = TRAIN_DEFAULTS;
 
@@ -29,7 +44,8 @@ export function trainCommand(y: Argv) {
       .option('device', { choices: DEVICES, default: D.device, describe: 'execution provider' })
       .option('threads', { type: 'number', describe: 'intra-op threads (default: all cores)' })
       .option('seed', { type: 'number', default: D.seed, describe: 'seeds splits, sampling, augmentation and masks: runs are reproducible' })
-      .option('resume', { type: 'boolean', default: false, describe: 'continue from OUT/checkpoint.safetensors' })
+      .option('resume', { type: 'boolean', default: false, describe: 'continue from OUT/checkpoint.safetensors (or, when it is damaged, the previous checkpoint kept beside it); starts afresh when OUT has no checkpoint yet, so a job that may be restarted can always pass it' })
+      .option('overwrite', { type: 'boolean', default: false, describe: 'delete the run already in OUT (its config, logs and checkpoints) and start afresh; without it (or --resume) train refuses to touch an existing run' })
       .option('lr', { type: 'number', default: D.lr, describe: 'peak learning rate (linear warmup, then cosine decay)' })
       .option('min-lr', { type: 'number', default: D.minLr })
       .option('warmup-steps', { type: 'number', default: D.warmupSteps })
@@ -60,6 +76,16 @@ export function trainCommand(y: Argv) {
       .example('$0 train --artifacts artifacts/mnist --labeled mnist:train --labels-per-class 10 --out runs/mnist-mae --steps 600 --method mae-finetune --pretrain-steps 300', 'baseline: 300 steps of MAE pre-training, then 300 of fine-tuning on the 100 labels')
       .example('$0 train --artifacts artifacts/pets --labeled data/labeled/ --unlabeled data/dump/ --out runs/pets --resume --steps 4000', 'continue a run'),
     async (a) => {
+      if (a.resume && a.overwrite) throw new UsageError('--resume continues the run in --out and --overwrite deletes it: give one of them');
+      checkDevice(a.device);
+      const existing = RUN_FILES.filter((f) => fs.existsSync(path.join(a.out, f)));
+      if (existing.length > 0 && !a.resume && !a.overwrite) {
+        throw new UsageError(`--out ${a.out} already holds a run (${existing.join(', ')}); continue it with --resume, ` +
+          'or pass --overwrite to delete it and start afresh');
+      }
+      // Until training starts there is nothing to save: a signal stops at once. From then on it ends after the step
+      // in flight, with a checkpoint.
+      const stop = new GracefulStop('finishing the step in flight, then saving a checkpoint');
       ensureWritableDir(a.out);
       const art = loadArtifacts(a.artifacts);
       const explicit = (k: string) => process.argv.some((s) => s === `--${k}` || s.startsWith(`--${k}=`) || s === `--no-${k}`);
@@ -89,10 +115,18 @@ export function trainCommand(y: Argv) {
         (skipped ? `, ${skipped} files skipped (warnings above)` : '') + ` (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
       if (a.epochs !== undefined) flags.steps = Math.max(1, Math.ceil((a.epochs * data.unlabeled.n) / art.manifest.unlabeledBatch));
       const cfg = resolveConfig(flags, a.config);
+      if (a.overwrite) for (const f of RUN_FILES) fs.rmSync(path.join(a.out, f), { force: true });
       const trainer = new SSMAETrainer(cfg, art, data, progressHooks(a.quiet));
-      await trainer.init(a.resume);
       try {
-        const r = await trainer.train();
+        await trainer.init(a.resume);
+        stop.arm();
+        const r = await trainer.train({ shouldStop: () => stop.requested });
+        if (r.stopped) {
+          console.error(`ssmae: stopped by ${stop.signal} at step ${r.step} of ${cfg.steps}; checkpoint ${r.checkpoint} holds it. ` +
+            `Continue with: ${resumeCommand()}`);
+          process.exitCode = EXIT_STOPPED;
+          return;
+        }
         console.log(`done: step ${r.step}, validation accuracy ${(r.finalValAcc * 100).toFixed(1)}%, gate ` +
           (r.gateOpenedAt !== null ? `opened at step ${r.gateOpenedAt}` : 'never opened') + `; run in ${r.runDir}`);
         if (a.report) {
@@ -100,8 +134,11 @@ export function trainCommand(y: Argv) {
           writeFileAtomic(file, await buildReport(loadRun(a.out), { data: { name: 'the validation split', set: data.val }, device: a.device, threads: a.threads }));
           console.log(`report: ${file}`);
         }
+      } catch (e) {
+        throw e instanceof WriteError ? e.withNote(`fix that and continue with: ${resumeCommand()}`) : e;
       } finally {
         await trainer.close();
+        stop.dispose();
       }
     });
 }
@@ -131,6 +168,10 @@ function progressHooks(quiet: boolean) {
       console.error(`step ${r.step}: loss ${f(r['train/loss'])} rec ${f(r['train/rec_loss'])} ceL ${f(r['train/ce_labeled'])} ` +
         `ceU ${f(r['train/ce_pseudo'])} mask-rate ${f(r['train/pseudo_mask_rate'], 2)} precision ${f(r['train/pseudo_precision'], 2)} ` +
         `val ${f(r['val/acc'])} gate ${r['gate/open'] ? 'open' : 'closed'} ${f(r['time/images_per_s'], 0)} img/s`);
+    },
+    onWarning: (m: string) => {
+      bar?.stop();
+      console.error(`warning: ${m}`);
     },
     onGate: (d: { step: number; changed: boolean; reason: string }) => {
       const line = `gate @ step ${d.step}: ${d.reason}`;

@@ -1,6 +1,9 @@
 // The one module that touches onnxruntime-node: sessions, execution providers and tensor conversion.
 import ort from 'onnxruntime-node';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
 import { DType } from '../graph/types.js';
 import { HostTensor } from './tensor.js';
 
@@ -13,6 +16,32 @@ export interface SessionOptions {
   threads?: number;
   /** Write an ORT profile (JSON) with this prefix; shows on which provider each node ran. */
   profilePrefix?: string;
+}
+
+/** A device that cannot be used here: the CLI prints the message alone and exits with code 2. */
+export class DeviceError extends Error {}
+
+/** The shared libraries an execution provider needs beside onnxruntime-node's binding (not bundled with it). */
+const PROVIDER_LIBRARIES: Partial<Record<Device, string[]>> = {
+  cuda: ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so'],
+};
+
+/**
+ * Refuses a device whose provider is not installed, before any work starts, with the way to install it. On Linux
+ * onnxruntime-node loads the CUDA provider from its own bin folder; without it, session creation fails only after
+ * ONNX Runtime has printed its own error line.
+ */
+export function checkDevice(device: Device, flag = '--device'): void {
+  const libs = PROVIDER_LIBRARIES[device];
+  if (!libs || process.platform !== 'linux') return;
+  const binding = path.join(path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6',
+    process.platform, process.arch);
+  const missing = libs.filter((l) => !fs.existsSync(path.join(binding, l)));
+  if (missing.length > 0) {
+    throw new DeviceError(`${flag} ${device}: onnxruntime-node's ${device.toUpperCase()} provider is not installed ` +
+      `(${missing.join(' and ')} not found in ${path.normalize(binding)}); install it with ` +
+      `npm install --onnxruntime-node-install=cuda12 on a Linux machine with network access (README, "GPU"), or use --device cpu`);
+  }
 }
 
 const ORT_DTYPE: Record<DType, ort.Tensor.Type> = {
@@ -34,6 +63,7 @@ export class Session {
 
   static async create(model: Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {
     const device = opts.device ?? 'cpu';
+    checkDevice(device);
     const providers: string[] = device === 'cpu' ? ['cpu'] : [device, 'cpu'];
     const options: ort.InferenceSession.SessionOptions = {
       executionProviders: providers as ort.InferenceSession.SessionOptions['executionProviders'],
@@ -50,7 +80,7 @@ export class Session {
       return new Session(s, device);
     } catch (e) {
       if (device !== 'cpu') {
-        throw new Error(`could not start ONNX Runtime on device '${device}': ${(e as Error).message}. ` +
+        throw new DeviceError(`could not start ONNX Runtime on device '${device}': ${(e as Error).message}. ` +
           `Use --device cpu, or install onnxruntime-node's ${device} provider (README, "GPU").`);
       }
       throw e;
