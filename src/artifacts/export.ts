@@ -8,7 +8,7 @@ import { modelConfig, keepCount, numPatches } from '../models/presets.js';
 import { StepShapes, buildEval, buildGradients, buildSupervisedStep, buildTrainStep } from '../models/step.js';
 import { BuildOptions } from '../models/vit.js';
 import { buildSupervisedChunk, buildTrainChunk } from '../models/chunk.js';
-import { ensureWritableDir, sha256, writeFileAtomic } from './files.js';
+import { StagedFiles, ensureWritableDir, sha256 } from './files.js';
 import { Manifest, MANIFEST_FORMAT, graphSpec } from './manifest.js';
 import { NamedTensor, encodeSafetensors } from './safetensors.js';
 import { TOOL_VERSION } from './version.js';
@@ -57,41 +57,50 @@ export function exportArtifacts(o: ExportOptions): Manifest {
     gradients: () => buildGradients(cfg, specs, shapes, o.build),
     eval: () => buildEval(cfg, specs, o.build),
   };
-  const files: Record<string, string> = {};
-  const graphs: Manifest['graphs'] = {};
-  for (const [name, build] of Object.entries(builders)) {
-    if (!wanted.has(name as keyof typeof builders)) continue;
-    const t0 = Date.now();
-    const g = build();
-    const bytes = serialize(g, `ssmae ${name} for ${cfg.preset.name}`);
-    const file = `${name}.onnx`;
-    writeFileAtomic(path.join(o.out, file), bytes);
-    files[file] = sha256(bytes);
-    graphs[name] = graphSpec(g, file);
-    log(`  ${file}: ${g.nodes.length} nodes, ${(bytes.length / 1e6).toFixed(1)} MB (${Date.now() - t0} ms)`);
+  // Every file is staged and they are renamed into place together, manifest last: a failed export (a full disk)
+  // leaves the artifacts that were in --out as they were, never a mix of old and new files.
+  const staged = new StagedFiles();
+  let manifest: Manifest;
+  try {
+    const files: Record<string, string> = {};
+    const graphs: Manifest['graphs'] = {};
+    for (const [name, build] of Object.entries(builders)) {
+      if (!wanted.has(name as keyof typeof builders)) continue;
+      const t0 = Date.now();
+      const g = build();
+      const bytes = serialize(g, `ssmae ${name} for ${cfg.preset.name}`);
+      const file = `${name}.onnx`;
+      staged.write(path.join(o.out, file), bytes);
+      files[file] = sha256(bytes);
+      graphs[name] = graphSpec(g, file);
+      log(`  ${file}: ${g.nodes.length} nodes, ${(bytes.length / 1e6).toFixed(1)} MB (${Date.now() - t0} ms)`);
+    }
+    const init = initParams(specs, d.seed);
+    const tensors = new Map<string, NamedTensor>();
+    for (const s of specs) {
+      const v = init.get(s.name)!;
+      tensors.set(s.name, { dtype: cfg.dtype, shape: s.shape, data: cfg.dtype === 'float64' ? v : Float32Array.from(v) });
+    }
+    const weights = encodeSafetensors(tensors, { preset: cfg.preset.name, seed: String(d.seed) });
+    staged.write(path.join(o.out, 'weights.safetensors'), weights);
+    files['weights.safetensors'] = sha256(weights);
+    manifest = {
+      format: MANIFEST_FORMAT,
+      tool: { name: 'ssmae', version: TOOL_VERSION },
+      preset: cfg.preset,
+      imageSize: cfg.imageSize, channels: cfg.channels, classes: cfg.classes, dtype: cfg.dtype, maskRatio: cfg.maskRatio,
+      numPatches: numPatches(cfg), keep: keepCount(cfg),
+      labeledBatch: d.labeledBatch, unlabeledBatch: d.unlabeledBatch, seed: d.seed, stepsPerRun: chunks.some((c) => wanted.has(c)) ? d.stepsPerRun : 1,
+      paramCount: countParams(specs),
+      parameters: specs,
+      graphs,
+      files,
+    };
+    staged.write(path.join(o.out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    staged.commit();
+  } finally {
+    staged.abort(); // nothing left after a commit; the temporary files of a failed export otherwise
   }
-  const init = initParams(specs, d.seed);
-  const tensors = new Map<string, NamedTensor>();
-  for (const s of specs) {
-    const v = init.get(s.name)!;
-    tensors.set(s.name, { dtype: cfg.dtype, shape: s.shape, data: cfg.dtype === 'float64' ? v : Float32Array.from(v) });
-  }
-  const weights = encodeSafetensors(tensors, { preset: cfg.preset.name, seed: String(d.seed) });
-  writeFileAtomic(path.join(o.out, 'weights.safetensors'), weights);
-  files['weights.safetensors'] = sha256(weights);
-  const manifest: Manifest = {
-    format: MANIFEST_FORMAT,
-    tool: { name: 'ssmae', version: TOOL_VERSION },
-    preset: cfg.preset,
-    imageSize: cfg.imageSize, channels: cfg.channels, classes: cfg.classes, dtype: cfg.dtype, maskRatio: cfg.maskRatio,
-    numPatches: numPatches(cfg), keep: keepCount(cfg),
-    labeledBatch: d.labeledBatch, unlabeledBatch: d.unlabeledBatch, seed: d.seed, stepsPerRun: chunks.some((c) => wanted.has(c)) ? d.stepsPerRun : 1,
-    paramCount: countParams(specs),
-    parameters: specs,
-    graphs,
-    files,
-  };
-  writeFileAtomic(path.join(o.out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   if (!fs.existsSync(path.join(o.out, 'manifest.json'))) throw new Error('manifest was not written');
   return manifest;
 }

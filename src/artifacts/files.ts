@@ -91,6 +91,20 @@ export interface AtomicOptions {
  * untouched and a WriteError naming `file` is thrown.
  */
 export function writeFileAtomic(file: string, data: Uint8Array | string | readonly Uint8Array[], opts: AtomicOptions = {}): void {
+  const tmp = writeTemp(file, data);
+  try {
+    if (opts.keepPrevious) keepPrevious(file, opts.keepPrevious);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw asWriteError(file, e);
+  }
+  // Make the rename itself durable.
+  syncDir(path.dirname(file));
+}
+
+/** Writes `data` whole to `file`'s temporary file and syncs it; on any error removes it and throws a WriteError. */
+function writeTemp(file: string, data: Uint8Array | string | readonly Uint8Array[]): string {
   const tmp = tempFileFor(file);
   const parts = typeof data === 'string' ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data;
   let fd: number | undefined;
@@ -100,8 +114,7 @@ export function writeFileAtomic(file: string, data: Uint8Array | string | readon
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
-    if (opts.keepPrevious) keepPrevious(file, opts.keepPrevious);
-    fs.renameSync(tmp, file);
+    return tmp;
   } catch (e) {
     if (fd !== undefined) {
       try { fs.closeSync(fd); } catch { /* already failing; the write error is the one to report */ }
@@ -109,8 +122,43 @@ export function writeFileAtomic(file: string, data: Uint8Array | string | readon
     fs.rmSync(tmp, { force: true });
     throw asWriteError(file, e);
   }
-  // Make the rename itself durable.
-  syncDir(path.dirname(file));
+}
+
+/**
+ * Several files replaced together (an artifact directory): each is written whole to a temporary file first, and
+ * only when all are written are they renamed into place, so a failure part way leaves every old file as it was.
+ */
+export class StagedFiles {
+  private readonly staged: { tmp: string; file: string }[] = [];
+
+  write(file: string, data: Uint8Array | string): void {
+    try {
+      this.staged.push({ tmp: writeTemp(file, data), file });
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
+  }
+
+  /** Renames every staged file into place, in the order written (write the file that vouches for the others last). */
+  commit(): void {
+    for (const { tmp, file } of this.staged) {
+      try {
+        fs.renameSync(tmp, file);
+      } catch (e) {
+        this.abort();
+        throw asWriteError(file, e);
+      }
+    }
+    for (const dir of new Set(this.staged.map((s) => path.dirname(s.file)))) syncDir(dir);
+    this.staged.length = 0;
+  }
+
+  /** Removes the temporary files not yet renamed. */
+  abort(): void {
+    for (const { tmp } of this.staged) fs.rmSync(tmp, { force: true });
+    this.staged.length = 0;
+  }
 }
 
 /** `prev` becomes a second name of `file`'s current content (nothing when there is none yet). */
@@ -166,7 +214,9 @@ export function ensureWritableDir(dir: string, flag = '--out'): void {
     fs.mkdirSync(dir, { recursive: true });
     fs.accessSync(dir, fs.constants.W_OK);
   } catch (e) {
-    throw new UsageError(`cannot write to ${flag} ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); ` +
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code && CAUSES[code] ? `${CAUSES[code]} (${code})` : code ?? (e as Error).message;
+    throw new UsageError(`cannot write to ${flag} ${dir}: ${why}; ` +
       `choose a directory you can write, e.g. ${flag} ./artifacts/my-model`);
   }
 }

@@ -4,7 +4,7 @@ import { format } from 'fast-csv';
 import { Classifier, predictions } from '../algorithm/classifier.js';
 import { posInt } from '../algorithm/config.js';
 import { loadRun } from '../algorithm/run.js';
-import { UsageError } from '../artifacts/files.js';
+import { UsageError, asWriteError } from '../artifacts/files.js';
 import { loadSource } from '../data/source.js';
 import { DEVICES, Device } from '../runtime/session.js';
 import { decodeProgress } from './progress.js';
@@ -43,6 +43,17 @@ export function pseudoLabelCommand(y: Argv) {
       const clf = await Classifier.create(run.artifacts, run.weights, { device: a.device, threads: a.threads });
       const tmp = `${a.out}.${process.pid}.tmp`;
       const file = fs.createWriteStream(tmp);
+      // A write that fails (a full disk) ends the command: the temporary file goes, a CSV already at --out stays.
+      let failed: unknown = null;
+      const closed = new Promise<void>((resolve) => { file.on('close', resolve); });
+      file.on('error', (e) => { failed = e; });
+      const fail = async (): Promise<never> => {
+        process.stderr.write('\n'); // end the progress line
+        file.destroy();
+        await closed;
+        fs.rmSync(tmp, { force: true });
+        throw asWriteError(a.out, failed);
+      };
       const csv = format({ headers: ['path', 'label', 'confidence', 'class_index', 'accepted'] });
       csv.pipe(file);
       const per = m.channels * m.imageSize * m.imageSize;
@@ -51,6 +62,7 @@ export function pseudoLabelCommand(y: Argv) {
       const t0 = Date.now();
       // Streamed: each chunk's rows are written as soon as it is classified.
       for (let i = 0; i < set.n; i += a.batch) {
+        if (failed) await fail();
         const b = Math.min(a.batch, set.n - i);
         const { label, conf } = predictions(await clf.logits(set.images.subarray(i * per, (i + b) * per), b), m.classes);
         for (let j = 0; j < b; j++) {
@@ -63,8 +75,16 @@ export function pseudoLabelCommand(y: Argv) {
         process.stderr.write(`\rpseudo-labeled ${i + b}/${set.n}`);
       }
       await clf.release();
-      await new Promise<void>((resolve, reject) => { file.on('finish', resolve); file.on('error', reject); csv.end(); });
-      fs.renameSync(tmp, a.out);
+      await new Promise<void>((resolve) => { file.on('finish', resolve); file.on('error', () => resolve()); csv.end(); if (failed) resolve(); });
+      if (failed) await fail();
+      try {
+        const fd = fs.openSync(tmp, 'r+');
+        try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+        fs.renameSync(tmp, a.out);
+      } catch (e) {
+        fs.rmSync(tmp, { force: true });
+        throw asWriteError(a.out, e);
+      }
       const secs = (Date.now() - t0) / 1000;
       process.stderr.write('\n');
       console.log(`${a.out}: ${written} rows, ${accepted} at confidence ≥ ${a.threshold}` +

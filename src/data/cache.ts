@@ -1,17 +1,20 @@
 // The decoded-image cache: one file per (source, size, channels, file list) so later runs skip decoding entirely.
-// Layout: magic "SSMAEIC1", uint32 LE header length, JSON header, labels (int32 LE × n), hidden labels (int32 LE
-// × n, only when present), images (uint8). Written to a temporary file, synced and renamed, so a crash leaves
-// either the old cache or none, never a torn one; a file that fails to parse is treated as absent.
+// Layout: magic "SSMAEIC2", uint32 LE header length, the sha256 (32 bytes) of everything after it, JSON header,
+// labels (int32 LE × n), hidden labels (int32 LE × n, only when present), images (uint8). Written whole to a
+// temporary file, synced and renamed, so a crash leaves either the old cache or none. When opened it is checked
+// (magic, size against its header, sha256): a damaged file is reported, never trained on, and rebuilt.
 
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../artifacts/files.js';
 import type { ImageSet } from './types.js';
 
-const MAGIC = 'SSMAEIC1';
+const MAGIC = 'SSMAEIC2';
 // Bump when decoding changes in a way that alters pixels, so old caches stop matching.
 export const DECODER_VERSION = 2;
-const CHUNK = 1 << 28; // readSync/writeSync move at most 2 GiB per call
+const CHUNK = 1 << 28; // readSync moves at most 2 GiB per call
+const DIGEST = 32;
 
 interface Header {
   n: number;
@@ -33,16 +36,10 @@ export function cacheFile(cacheDir: string, spec: string, key: string): string {
   return join(cacheDir, `${stem}-${key.slice(0, 20)}.u8cache`);
 }
 
-function writeAll(fd: number, bytes: Uint8Array): void {
-  for (let off = 0; off < bytes.length; ) {
-    off += writeSync(fd, bytes, off, Math.min(CHUNK, bytes.length - off));
-  }
-}
-
 function readAll(fd: number, into: Uint8Array, position: number): void {
   for (let off = 0; off < into.length; ) {
     const got = readSync(fd, into, off, Math.min(CHUNK, into.length - off), position + off);
-    if (got === 0) throw new Error('cache file shorter than its header says');
+    if (got === 0) throw new DamagedCache('shorter than its header says');
     off += got;
   }
 }
@@ -61,6 +58,9 @@ function fromInt32Bytes(b: Uint8Array): Int32Array {
   return out;
 }
 
+class DamagedCache extends Error {}
+
+/** Writes the cache file whole or not at all (a WriteError names it when the disk refuses). */
 export function writeCache(file: string, set: ImageSet): void {
   mkdirSync(join(file, '..'), { recursive: true });
   const header: Header = {
@@ -73,54 +73,50 @@ export function writeCache(file: string, set: ImageSet): void {
     hidden: set.hiddenLabels !== undefined,
   };
   const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const body = [json, int32Bytes(set.labels), ...(set.hiddenLabels ? [int32Bytes(set.hiddenLabels)] : []), set.images];
+  const hash = createHash('sha256');
+  for (const b of body) hash.update(b);
   const prefix = Buffer.alloc(MAGIC.length + 4);
   prefix.write(MAGIC, 0, 'latin1');
   prefix.writeUInt32LE(json.length, MAGIC.length);
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeAll(fd, prefix);
-    writeAll(fd, json);
-    writeAll(fd, int32Bytes(set.labels));
-    if (set.hiddenLabels) writeAll(fd, int32Bytes(set.hiddenLabels));
-    writeAll(fd, set.images);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, file);
-  // Sync the folder too, so the rename itself survives a crash.
-  try {
-    const dfd = openSync(join(file, '..'), 'r');
-    fsyncSync(dfd);
-    closeSync(dfd);
-  } catch {
-    // Some filesystems refuse to fsync a directory; the file itself is already durable.
-  }
+  writeFileAtomic(file, [prefix, hash.digest(), ...body]);
 }
 
-/** The cached set, or undefined when the file is absent or unreadable (then it is rebuilt). */
-export function readCache(file: string): ImageSet | undefined {
+export type CacheRead = { set: ImageSet } | { damaged: string } | undefined;
+
+/**
+ * The cached set; `damaged` (why) when the file is there but fails a check (then it must be rebuilt); undefined
+ * when there is none, or it is a cache of another format version (rebuilt silently).
+ */
+export function readCache(file: string): CacheRead {
   const st = statSync(file, { throwIfNoEntry: false });
   if (!st) return undefined;
   let fd: number | undefined;
   try {
     fd = openSync(file, 'r');
-    const prefix = new Uint8Array(MAGIC.length + 4);
+    const prefix = new Uint8Array(MAGIC.length + 4 + DIGEST);
     readAll(fd, prefix, 0);
-    if (Buffer.from(prefix.subarray(0, MAGIC.length)).toString('latin1') !== MAGIC) return undefined;
+    const magic = Buffer.from(prefix.subarray(0, MAGIC.length)).toString('latin1');
+    if (magic !== MAGIC) return magic.startsWith('SSMAEIC') ? undefined : { damaged: 'it does not start like a cache file' };
     const jsonLength = Buffer.from(prefix).readUInt32LE(MAGIC.length);
+    const want = Buffer.from(prefix.subarray(MAGIC.length + 4));
+    if (prefix.length + jsonLength > st.size) return { damaged: `its header runs past the end of the file (${st.size} bytes)` };
     const json = new Uint8Array(jsonLength);
     readAll(fd, json, prefix.length);
-    const h = JSON.parse(Buffer.from(json).toString('utf8')) as Header;
+    const hash = createHash('sha256').update(json);
+    let h: Header;
+    try {
+      h = JSON.parse(Buffer.from(json).toString('utf8')) as Header;
+    } catch {
+      return { damaged: 'its header is not valid JSON' };
+    }
     let pos = prefix.length + jsonLength;
     const imageBytes = h.n * h.channels * h.size * h.size;
-    if (st.size !== pos + 4 * h.n * (h.hidden ? 2 : 1) + imageBytes) return undefined;
+    const expected = pos + 4 * h.n * (h.hidden ? 2 : 1) + imageBytes;
+    if (!Number.isFinite(expected) || st.size !== expected) return { damaged: `it is ${st.size} bytes, its header says ${expected}` };
     const labelBytes = new Uint8Array(4 * h.n);
     readAll(fd, labelBytes, pos);
+    hash.update(labelBytes);
     pos += labelBytes.length;
     const set: ImageSet = {
       images: new Uint8Array(imageBytes),
@@ -135,13 +131,16 @@ export function readCache(file: string): ImageSet | undefined {
     if (h.hidden) {
       const hb = new Uint8Array(4 * h.n);
       readAll(fd, hb, pos);
+      hash.update(hb);
       pos += hb.length;
       set.hiddenLabels = fromInt32Bytes(hb);
     }
     readAll(fd, set.images, pos);
-    return set;
-  } catch {
-    return undefined;
+    hash.update(set.images);
+    if (!hash.digest().equals(want)) return { damaged: 'its contents do not match the sha256 it was written with' };
+    return { set };
+  } catch (e) {
+    return { damaged: e instanceof DamagedCache ? e.message : `it cannot be read (${(e as Error).message})` };
   } finally {
     if (fd !== undefined) closeSync(fd);
   }

@@ -1,8 +1,10 @@
 // Listing image folders. Labeled: DIR/<class>/**/<image>; unlabeled: every image anywhere under DIR.
 // Hidden entries (names starting with '.') are ignored; any other non-image file is reported as skipped, so a
-// user who dropped BMPs or PDFs into the tree learns why they were not used.
+// user who dropped BMPs or PDFs into the tree learns why they were not used. Symbolic links are followed (datasets
+// are often assembled from links), but each real folder is read once: a link back into the tree (`current -> .`,
+// common in dumps) is reported and skipped, never followed round and round.
 
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { extname, join } from 'node:path';
 import { compareClassNames, DataError } from './types.js';
 
@@ -25,22 +27,48 @@ function isHidden(name: string): boolean {
   return name.startsWith('.');
 }
 
-/** Appends every image under `dir` (sorted, depth-first) to `out`; returns the number found. */
-function walk(dir: string, label: number, out: FileEntry[], skipped: Listing['skipped']): number {
-  const entries = readdirSync(dir, { withFileTypes: true })
+/** stat that follows links; a broken link or a link loop is a reason to skip the entry, not an exception. */
+function statEntry(path: string): Stats | { error: string } {
+  try {
+    const st = statSync(path, { throwIfNoEntry: false });
+    return st ?? { error: 'broken link' };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { error: code === 'ELOOP' ? 'symbolic link loop (the link leads back to itself)' : `cannot be read (${code ?? (e as Error).message})` };
+  }
+}
+
+/**
+ * Appends every image under `dir` (sorted, depth-first) to `out`; returns the number found. `seen` holds the real
+ * paths of the folders already read in this listing.
+ */
+function walk(dir: string, label: number, out: FileEntry[], skipped: Listing['skipped'], seen: Set<string>): number {
+  const real = realpathSync(dir);
+  if (seen.has(real)) {
+    skipped.push({ path: dir, reason: `symbolic link to ${real}, a folder already read (a link loop or a second way in); not followed` });
+    return 0;
+  }
+  seen.add(real);
+  let listed;
+  try {
+    listed = readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    skipped.push({ path: dir, reason: `folder cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
+    return 0;
+  }
+  const entries = listed
     .filter((e) => !isHidden(e.name))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   let found = 0;
   let subfolders = 0;
   for (const e of entries) {
     const path = join(dir, e.name);
-    // Follow symlinks: datasets are often assembled from links.
-    const st = statSync(path, { throwIfNoEntry: false });
-    if (!st) {
-      skipped.push({ path, reason: 'broken link' });
+    const st = statEntry(path);
+    if ('error' in st) {
+      skipped.push({ path, reason: st.error });
     } else if (st.isDirectory()) {
       subfolders++;
-      found += walk(path, label, out, skipped);
+      found += walk(path, label, out, skipped, seen);
     } else if (!IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) {
       skipped.push({ path, reason: `not an image file type (${extname(e.name) || 'no extension'})` });
     } else {
@@ -64,7 +92,7 @@ export function listLabeledFolder(dir: string, classes?: string[]): Listing {
   requireDir(dir);
   const top = readdirSync(dir, { withFileTypes: true }).filter((e) => !isHidden(e.name));
   const folders = top
-    .filter((e) => statSync(join(dir, e.name), { throwIfNoEntry: false })?.isDirectory())
+    .filter((e) => { const st = statEntry(join(dir, e.name)); return !('error' in st) && st.isDirectory(); })
     .map((e) => e.name)
     .sort(compareClassNames);
   if (folders.length === 0) {
@@ -87,7 +115,8 @@ export function listLabeledFolder(dir: string, classes?: string[]): Listing {
   for (const e of top) {
     if (!folders.includes(e.name)) skipped.push({ path: join(dir, e.name), reason: 'not inside a class folder' });
   }
-  for (const f of folders) walk(join(dir, f), names.indexOf(f), files, skipped);
+  const seen = new Set([realpathSync(dir)]);
+  for (const f of folders) walk(join(dir, f), names.indexOf(f), files, skipped, seen);
   return { files, classes: names.slice(), skipped };
 }
 
@@ -96,6 +125,6 @@ export function listUnlabeledFolder(dir: string, classes?: string[]): Listing {
   requireDir(dir);
   const files: FileEntry[] = [];
   const skipped: Listing['skipped'] = [];
-  walk(dir, -1, files, skipped);
+  walk(dir, -1, files, skipped, new Set());
   return { files, classes: classes?.slice() ?? [], skipped };
 }

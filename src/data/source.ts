@@ -13,6 +13,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fashionMnistFiles, mnistFiles, type IdxPair } from './builtin.js';
+import { WriteError } from '../artifacts/files.js';
 import { cacheFile, cacheKey, readCache, writeCache } from './cache.js';
 import { cifarClasses, cifarFiles, readCifar, type CifarKind } from './cifar.js';
 import { DECODE_CONCURRENCY, decodeFile, forEachBounded, type DecodeFile, type Target } from './decode.js';
@@ -73,7 +74,9 @@ export async function loadSource(spec: string, options: LoadOptions): Promise<Im
       shard: options.shard ?? null,
     });
     file = cacheFile(options.cacheDir, spec, key);
-    set = readCache(file);
+    const cached = readCache(file);
+    if (cached && 'damaged' in cached) log(`warning: the decoded-image cache ${file} is damaged (${cached.damaged}); decoding "${spec}" again and rewriting it`);
+    else if (cached) set = cached.set;
   }
   const fromCache = set !== undefined;
   if (set) options.onProgress?.(set.n, set.n);
@@ -85,7 +88,15 @@ export async function loadSource(spec: string, options: LoadOptions): Promise<Im
     const why = set.skipped.length > 0 ? ` (${set.skipped.length} files or folders skipped, listed above)` : '';
     throw new DataError(`source "${spec}" has no ${options.labeled ? 'labeled ' : ''}images${why}; check the path and format`);
   }
-  if (file && !fromCache) writeCache(file, set);
+  if (file && !fromCache) {
+    // The cache only saves time: when it cannot be written (a full disk) the images are used as decoded.
+    try {
+      writeCache(file, set);
+    } catch (e) {
+      if (!(e instanceof WriteError)) throw e;
+      log(`warning: ${e.message}; continuing without the decoded-image cache (the images are decoded again next time)`);
+    }
+  }
   return set;
 }
 
