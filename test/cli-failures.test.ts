@@ -8,6 +8,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import sharp from 'sharp';
 import { CHECKPOINT_FILE, Checkpoint, loadCheckpoint, saveCheckpoint } from '../src/algorithm/checkpoint.js';
+import { writeTree } from './helpers/runs.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ssmae-cli-fail-'));
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -132,4 +133,103 @@ test('a process killed while writing a checkpoint (mid-write, or before the rena
     fs.rmSync(path.join(run, leftovers[0]));
     assertHolds(file, 10);
   }
+});
+
+// Run directories and checkpoints: an existing run is never overwritten by accident, a damaged checkpoint is refused
+// by name (and --resume falls back to the previous one, kept beside it), another model's checkpoint is refused.
+const runArt = path.join(tmp, 'run-art');
+const runLabeled = path.join(tmp, 'run-labeled');
+const runsReady = (async () => {
+  await writeTree(runLabeled, 6, 5);
+  const e = cli('export', '--preset', 'vit-micro-d2-p4', '--image-size', '8', '--channels', '1', '--classes', '3',
+    '--batch-labeled', '4', '--batch-unlabeled', '4', '--out', runArt);
+  assert.equal(e.status, 0, e.stderr);
+})();
+const trainRun = (out: string, ...extra: string[]) => cli('train', '--artifacts', runArt, '--labeled', runLabeled, '--labels-per-class', '2',
+  '--val-per-class', '2', '--seed', '3', '--threads', '1', '--quiet', '--cache-dir', path.join(tmp, 'run-cache'), '--warmup-steps', '50',
+  '--eval-every', '2', '--checkpoint-every', '2', '--out', out, ...extra);
+
+function files(dir: string): Map<string, Buffer> {
+  return new Map(fs.readdirSync(dir).map((f) => [f, fs.readFileSync(path.join(dir, f))]));
+}
+
+function oneErrorLine(r: ReturnType<typeof cli>, code: number): string {
+  assert.equal(r.status, code, `expected exit ${code}, got ${r.status}:\n${r.stderr}`);
+  const lines = r.stderr.split('\n').filter((l) => l.startsWith('ssmae: error:'));
+  assert.equal(lines.length, 1, r.stderr);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'a stack trace was printed');
+  return lines[0];
+}
+
+test('train into an existing run without --resume refuses (exit 2) naming --resume and --overwrite, and changes nothing; --overwrite starts afresh', async () => {
+  await runsReady;
+  const run = path.join(tmp, 'existing');
+  assert.equal(trainRun(run, '--steps', '4').status, 0);
+  const before = files(run);
+  const line = oneErrorLine(trainRun(run, '--steps', '6'), 2);
+  assert.match(line, /--out \S+existing already holds a run \(config\.json, .*checkpoint\.safetensors.*\); continue it with --resume, or pass --overwrite/);
+  assert.deepEqual([...files(run).keys()].sort(), [...before.keys()].sort());
+  for (const [f, b] of before) assert.ok(files(run).get(f)!.equals(b), `${f} changed`);
+  assert.match(oneErrorLine(trainRun(run, '--steps', '6', '--resume', '--overwrite'), 2), /give one of them/);
+  // --overwrite: a new run of 2 steps, nothing left of the old one.
+  const r = trainRun(run, '--steps', '2', '--overwrite');
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /resuming/);
+  assert.equal(loadCheckpoint(path.join(run, CHECKPOINT_FILE)).loop.step, 2);
+  assert.ok(!fs.existsSync(path.join(run, 'checkpoint.prev.safetensors')), 'the old run\'s checkpoint was kept');
+  assert.deepEqual(fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).step), [2]);
+});
+
+test('a damaged checkpoint is refused by name (eval, export-model); --resume falls back to the previous checkpoint and says so; both damaged: refused', async () => {
+  await runsReady;
+  const run = path.join(tmp, 'damaged');
+  assert.equal(trainRun(run, '--steps', '4').status, 0);
+  const ckpt = path.join(run, CHECKPOINT_FILE);
+  const prev = path.join(run, 'checkpoint.prev.safetensors');
+  assert.equal(loadCheckpoint(prev).loop.step, 2);
+  const good = fs.readFileSync(ckpt);
+  const flipped = Buffer.from(good);
+  flipped[flipped.length - 5] ^= 0x10; // one bit of one moment: the file still parses
+  fs.writeFileSync(ckpt, flipped);
+  const model = path.join(tmp, 'damaged.onnx');
+  const e = oneErrorLine(cli('export-model', '--run', run, '--out', model), 2);
+  assert.ok(e.includes(`${ckpt} is damaged: its contents do not match the sha256`), e);
+  assert.ok(e.includes(`previous checkpoint ${prev} is kept`), e);
+  assert.ok(!fs.existsSync(model));
+  // Cut short: named the same way.
+  fs.writeFileSync(ckpt, good.subarray(0, good.length >> 1));
+  assert.match(oneErrorLine(cli('eval', '--run', run, '--data', runLabeled), 2), /checkpoint\.safetensors is damaged and cannot be read \(tensor \S+ runs past the end/);
+  // --resume continues from step 2 and ends where an uninterrupted run ends.
+  const r = trainRun(run, '--steps', '4', '--resume');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /warning: \S+checkpoint\.safetensors is damaged .*; resuming from the previous checkpoint \S+checkpoint\.prev\.safetensors \(step 2\) instead/);
+  assert.match(r.stderr, /resuming at step 2/);
+  assert.ok(fs.readFileSync(ckpt).equals(good), 'the run resumed from step 2 did not reach the same step-4 checkpoint');
+  // Both damaged: nothing to train on.
+  fs.writeFileSync(ckpt, flipped);
+  fs.writeFileSync(prev, Buffer.from('not a checkpoint at all'));
+  const both = oneErrorLine(trainRun(run, '--steps', '6', '--resume'), 2);
+  assert.match(both, /checkpoint\.safetensors is damaged.*the previous checkpoint cannot be used either: .*checkpoint\.prev\.safetensors.*--overwrite/);
+});
+
+test('a checkpoint from another model (another preset in --artifacts) is refused by name before training', async () => {
+  await runsReady;
+  const run = path.join(tmp, 'other-model');
+  assert.equal(trainRun(run, '--steps', '2').status, 0);
+  const other = path.join(tmp, 'other-art');
+  assert.equal(cli('export', '--preset', 'vit-micro-p4', '--image-size', '8', '--channels', '1', '--classes', '3',
+    '--batch-labeled', '4', '--batch-unlabeled', '4', '--out', other).status, 0);
+  const before = files(run);
+  const r = cli('train', '--artifacts', other, '--labeled', runLabeled, '--labels-per-class', '2', '--val-per-class', '2', '--quiet',
+    '--threads', '1', '--cache-dir', path.join(tmp, 'run-cache'), '--out', run, '--steps', '4', '--resume');
+  const line = oneErrorLine(r, 2);
+  assert.match(line, /checkpoint\.safetensors was written for another model: .* the artifacts in \S+other-art \(vit-micro-p4\)/);
+  for (const [f, b] of before) assert.ok(files(run).get(f)!.equals(b), `${f} changed`);
+});
+
+test('--device cuda without the CUDA provider: one line naming the flag and how to install it, exit 2, before any data is read', async () => {
+  await runsReady;
+  const line = oneErrorLine(trainRun(path.join(tmp, 'cuda'), '--steps', '2', '--device', 'cuda'), 2);
+  assert.match(line, /--device cuda: onnxruntime-node's CUDA provider is not installed .*--onnxruntime-node-install=cuda12.*--device cpu/);
+  assert.ok(!fs.existsSync(path.join(tmp, 'cuda')));
 });

@@ -2,7 +2,7 @@
 // or from images this test writes itself — never from what the loader printed.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -356,5 +356,73 @@ describe('cache', async () => {
     const third = await loadSource(root, o);
     assert.equal(calls, 18);
     assert.equal(third.images[0], 1);
+  });
+
+  test('a damaged cache file (a flipped image byte, a flipped header byte, cut short) is reported, never used, and rebuilt', async () => {
+    let calls = 0;
+    const counting: DecodeFile = (p, t) => {
+      calls++;
+      return decodeFile(p, t);
+    };
+    const cacheDir = join(tmp, 'cache-damaged');
+    const q = quiet();
+    const o: LoadOptions = { size: 8, channels: 3, labeled: true, cacheDir, decode: counting, log: q.log };
+    const decoded = await loadSource(root, o);
+    const file = join(cacheDir, readdirSync(cacheDir).find((f) => f.endsWith('.u8cache'))!);
+    const whole = readFileSync(file);
+    const damages: [string, (b: Buffer) => void][] = [
+      ['last image byte flipped', (b) => { b[b.length - 1] ^= 0x40; }],
+      ['header byte flipped', (b) => { b[60] ^= 0x01; }],
+      ['cut short', () => truncateSync(file, whole.length - 100)],
+    ];
+    for (const [what, damage] of damages) {
+      const b = Buffer.from(whole);
+      damage(b);
+      if (what !== 'cut short') writeFileSync(file, b);
+      else damage(b);
+      q.lines.length = 0;
+      const before = calls;
+      const again = await loadSource(root, o);
+      assert.equal(calls, before + 6, `${what}: the damaged cache was used instead of decoding again`);
+      assert.deepEqual(again, decoded, what);
+      const warning = q.lines.find((l) => l.includes('decoded-image cache'));
+      assert.ok(warning && warning.includes(file) && /is damaged \(.+\); decoding/.test(warning), `${what}: ${q.lines.join('\n')}`);
+      assert.ok(readFileSync(file).equals(whole), `${what}: the cache was not rebuilt as it was`);
+    }
+    // The rebuilt file is used again, without a warning.
+    q.lines.length = 0;
+    const before = calls;
+    await loadSource(root, o);
+    assert.equal(calls, before);
+    assert.equal(q.lines.filter((l) => l.includes('decoded-image cache')).length, 0);
+  });
+});
+
+describe('symbolic links', () => {
+  test('a link back into the folder (current -> .), a link to itself and a second link to a folder are reported and skipped; the rest is read once', async () => {
+    const root = join(tmp, 'links');
+    mkdirSync(join(root, 'cat', 'sub'), { recursive: true });
+    mkdirSync(join(root, 'dog'), { recursive: true });
+    await writeSolid(join(root, 'cat', '0.png'), [200, 0, 0]);
+    await writeSolid(join(root, 'cat', 'sub', '1.png'), [210, 0, 0]);
+    await writeSolid(join(root, 'dog', '0.png'), [0, 0, 200]);
+    symlinkSync('.', join(root, 'cat', 'current'));
+    symlinkSync('..', join(root, 'dog', 'up'));
+    symlinkSync('self', join(root, 'dog', 'self'));
+    symlinkSync('../cat/sub', join(root, 'dog', 'alias'));
+    const q = quiet();
+    const set = await loadSource(root, { size: 8, channels: 3, labeled: true, log: q.log });
+    assert.deepEqual(set.paths.map((p) => p.slice(root.length + 1)), ['cat/0.png', 'cat/sub/1.png', 'dog/0.png']);
+    assert.deepEqual([...set.labels], [0, 0, 1]);
+    const reasons = Object.fromEntries(set.skipped.map((s) => [s.path.slice(root.length + 1), s.reason]));
+    assert.match(reasons['cat/current'], /symbolic link to .*links\/cat, a folder already read/);
+    assert.match(reasons['dog/up'], /a folder already read/);
+    assert.match(reasons['dog/self'], /symbolic link loop/);
+    assert.match(reasons['dog/alias'], /links\/cat\/sub, a folder already read/);
+    assert.ok(q.lines.some((l) => l.startsWith('warning: skipped') && l.includes('cat/current')), q.lines.join('\n'));
+    // The recursive walk of an unlabeled folder does the same.
+    const u = await loadSource(join(root, 'cat'), { size: 8, channels: 3, labeled: false, log: q.log });
+    assert.equal(u.n, 2);
+    assert.equal(u.skipped.filter((s) => /already read/.test(s.reason)).length, 1);
   });
 });
