@@ -41,8 +41,9 @@ const ready = (async () => {
   assert.equal(r.status, 0, r.stderr);
 })();
 
+// Runs without --out share one scratch run directory, replaced each time (--overwrite).
 const train = (...extra: string[]) => cli('train', '--artifacts', art, '--steps', '2', '--quiet', '--threads', '1',
-  ...(extra.includes('--val-per-class') ? [] : ['--val-per-class', '1']), ...(extra.includes('--out') ? [] : ['--out', path.join(tmp, 'run')]), ...extra);
+  ...(extra.includes('--val-per-class') ? [] : ['--val-per-class', '1']), ...(extra.includes('--out') ? [] : ['--out', path.join(tmp, 'run'), '--overwrite']), ...extra);
 
 test('train skips a truncated JPEG, a text file named .png, an empty file and an empty folder, warns about each, counts them', async () => {
   await ready;
