@@ -35,7 +35,7 @@ echo "decoded in $(( $(date +%s) - t0 )) s"
 train() {
   local method=$1; shift
   local s; s=$(date +%s)
-  timeout "${TRAIN_LIMIT_S:-86400}" $cli train "${common[@]}" --method "$method" "$@" --out "$runs/$method" >"$out/$method.train.log" 2>&1
+  timeout "${TRAIN_LIMIT_S:-86400}" $cli train "${common[@]}" --method "$method" "$@" --out "$runs/$method" --overwrite >"$out/$method.train.log" 2>&1
   local rc=$?
   echo "$method: train rc=$rc in $(( $(date +%s) - s )) s" >>"$out/summary.txt"
 }

@@ -192,6 +192,6 @@ test('export to an unwritable --out exits 2 and says what to do', () => {
   fs.writeFileSync(file, 'x');
   const r = spawnSync(process.execPath, [CLI, 'export', '--preset', 'vit-micro-p4', '--image-size', '8', '--classes', '2', '--out', path.join(file, 'sub')], { encoding: 'utf8' });
   assert.equal(r.status, 2, r.stderr);
-  assert.match(r.stderr, /cannot write to --out .*a-file\/sub \(ENOTDIR\); choose a directory you can write/);
+  assert.match(r.stderr, /cannot write to --out .*a-file\/sub: a part of the path is not a folder \(ENOTDIR\); choose a directory you can write/);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
 });

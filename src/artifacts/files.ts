@@ -80,6 +80,29 @@ export function isTempFile(name: string): boolean {
   return /^\..+\.\d+\.tmp$/.test(name);
 }
 
+/**
+ * Removes the temporary files that writers killed outright (SIGKILL, power loss) left in `dir`: those whose process
+ * is gone. Returns their names.
+ */
+export function removeStaleTempFiles(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  const stale = fs.readdirSync(dir).filter((f) => {
+    const m = /^\..+\.(\d+)\.tmp$/.exec(f);
+    return m !== null && !processAlive(Number(m[1]));
+  });
+  for (const f of stale) fs.rmSync(path.join(dir, f), { force: true });
+  return stale;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export interface AtomicOptions {
   /** Keep the file being replaced under this name (a hard link, so no extra bytes are written). */
   keepPrevious?: string;

@@ -10,7 +10,7 @@ import { SSMAETrainer } from '../algorithm/trainer.js';
 import { loadRun } from '../algorithm/run.js';
 import { buildReport } from '../report/build.js';
 import { CHECKPOINT_FILE, PREVIOUS_CHECKPOINT_FILE } from '../algorithm/checkpoint.js';
-import { UsageError, WriteError, ensureWritableDir, writeFileAtomic } from '../artifacts/files.js';
+import { UsageError, WriteError, ensureWritableDir, removeStaleTempFiles, writeFileAtomic } from '../artifacts/files.js';
 import { DEVICES, checkDevice } from '../runtime/session.js';
 import { lastFlagWins } from './args.js';
 import { EXIT_STOPPED } from './errors.js';
@@ -87,6 +87,8 @@ export function trainCommand(y: Argv) {
       // in flight, with a checkpoint.
       const stop = new GracefulStop('finishing the step in flight, then saving a checkpoint');
       ensureWritableDir(a.out);
+      const stale = removeStaleTempFiles(a.out);
+      if (stale.length) console.error(`removed ${stale.length} temporary file(s) left in ${a.out} by a process that was killed: ${stale.join(', ')}`);
       const art = loadArtifacts(a.artifacts);
       const explicit = (k: string) => process.argv.some((s) => s === `--${k}` || s.startsWith(`--${k}=`) || s === `--no-${k}`);
       const pick = (k: string, v: unknown) => (explicit(k) || !a.config ? v : undefined);
