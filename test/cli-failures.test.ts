@@ -199,9 +199,14 @@ test('a damaged checkpoint is refused by name (eval, export-model); --resume fal
   // Cut short: named the same way.
   fs.writeFileSync(ckpt, good.subarray(0, good.length >> 1));
   assert.match(oneErrorLine(cli('eval', '--run', run, '--data', runLabeled), 2), /checkpoint\.safetensors is damaged and cannot be read \(tensor \S+ runs past the end/);
-  // --resume continues from step 2 and ends where an uninterrupted run ends.
+  // --resume continues from step 2 and ends where an uninterrupted run ends; a temporary file that a killed writer
+  // left (its process is gone) is removed first.
+  const stale = path.join(run, '.checkpoint.safetensors.4194300.tmp');
+  fs.writeFileSync(stale, good.subarray(0, 1000));
   const r = trainRun(run, '--steps', '4', '--resume');
   assert.equal(r.status, 0, r.stderr);
+  assert.ok(!fs.existsSync(stale), 'the stale temporary file was left');
+  assert.match(r.stderr, /removed 1 temporary file\(s\) left in \S+ by a process that was killed: \.checkpoint\.safetensors\.4194300\.tmp/);
   assert.match(r.stderr, /warning: \S+checkpoint\.safetensors is damaged .*; resuming from the previous checkpoint \S+checkpoint\.prev\.safetensors \(step 2\) instead/);
   assert.match(r.stderr, /resuming at step 2/);
   assert.ok(fs.readFileSync(ckpt).equals(good), 'the run resumed from step 2 did not reach the same step-4 checkpoint');
@@ -232,4 +237,33 @@ test('--device cuda without the CUDA provider: one line naming the flag and how 
   const line = oneErrorLine(trainRun(path.join(tmp, 'cuda'), '--steps', '2', '--device', 'cuda'), 2);
   assert.match(line, /--device cuda: onnxruntime-node's CUDA provider is not installed .*--onnxruntime-node-install=cuda12.*--device cpu/);
   assert.ok(!fs.existsSync(path.join(tmp, 'cuda')));
+});
+
+test('artifacts never exported, with a file missing, a file tampered with, or another manifest format are refused by name (exit 2); so are a --run that is no run and a --config with an unknown key', async () => {
+  await runsReady;
+  const copy = (name: string) => {
+    const dir = path.join(tmp, name);
+    fs.cpSync(runArt, dir, { recursive: true });
+    return dir;
+  };
+  const trainWith = (artDir: string, ...extra: string[]) => cli('train', '--artifacts', artDir, '--labeled', runLabeled, '--labels-per-class', '2',
+    '--val-per-class', '2', '--quiet', '--threads', '1', '--cache-dir', path.join(tmp, 'run-cache'), '--out', path.join(tmp, `run-${path.basename(artDir)}`), '--steps', '1', ...extra);
+  const missing = copy('art-missing');
+  fs.rmSync(path.join(missing, 'eval.onnx'));
+  assert.match(oneErrorLine(trainWith(missing), 2), /art-missing\/eval\.onnx is missing; re-run ssmae export/);
+  const tampered = copy('art-tampered');
+  const w = path.join(tampered, 'weights.safetensors');
+  const bytes = fs.readFileSync(w);
+  bytes[bytes.length - 1] ^= 0x01;
+  fs.writeFileSync(w, bytes);
+  assert.match(oneErrorLine(trainWith(tampered), 2), /art-tampered\/weights\.safetensors does not match the sha256 in \S+manifest\.json \(modified or corrupt\)/);
+  const older = copy('art-format');
+  const mf = path.join(older, 'manifest.json');
+  fs.writeFileSync(mf, fs.readFileSync(mf, 'utf8').replace(/"format": *(\d+|"[^"]*")/, '"format": 0'));
+  assert.match(oneErrorLine(trainWith(older), 2), /art-format\/manifest\.json: manifest format 0, this ssmae reads \S+; re-run ssmae export/);
+  assert.match(oneErrorLine(trainWith(path.join(tmp, 'never-exported')), 2), /never-exported\/manifest\.json not found; create artifacts first with: ssmae export/);
+  assert.match(oneErrorLine(cli('eval', '--run', runArt, '--data', runLabeled), 2), /run-art is not a finished run \(needs config\.json and checkpoint\.safetensors\)/);
+  const config = path.join(tmp, 'bad-config.json');
+  fs.writeFileSync(config, JSON.stringify({ stepz: 3 }));
+  assert.match(oneErrorLine(trainWith(runArt, '--config', config), 2), /unknown key 'stepz'; known keys: /);
 });

@@ -399,7 +399,7 @@ describe('cache', async () => {
 });
 
 describe('symbolic links', () => {
-  test('a link back into the folder (current -> .), a link to itself and a second link to a folder are reported and skipped; the rest is read once', async () => {
+  test('a link back into the folder (current -> .), a link to itself, a second link to a folder, a broken link and a .txt file are reported and skipped; the rest is read once', async () => {
     const root = join(tmp, 'links');
     mkdirSync(join(root, 'cat', 'sub'), { recursive: true });
     mkdirSync(join(root, 'dog'), { recursive: true });
@@ -410,6 +410,8 @@ describe('symbolic links', () => {
     symlinkSync('..', join(root, 'dog', 'up'));
     symlinkSync('self', join(root, 'dog', 'self'));
     symlinkSync('../cat/sub', join(root, 'dog', 'alias'));
+    symlinkSync('nowhere.png', join(root, 'dog', 'gone.png'));
+    writeFileSync(join(root, 'dog', 'notes.txt'), 'not an image');
     const q = quiet();
     const set = await loadSource(root, { size: 8, channels: 3, labeled: true, log: q.log });
     assert.deepEqual(set.paths.map((p) => p.slice(root.length + 1)), ['cat/0.png', 'cat/sub/1.png', 'dog/0.png']);
@@ -419,6 +421,8 @@ describe('symbolic links', () => {
     assert.match(reasons['dog/up'], /a folder already read/);
     assert.match(reasons['dog/self'], /symbolic link loop/);
     assert.match(reasons['dog/alias'], /links\/cat\/sub, a folder already read/);
+    assert.equal(reasons['dog/gone.png'], 'broken link');
+    assert.equal(reasons['dog/notes.txt'], 'not an image file type (.txt)');
     assert.ok(q.lines.some((l) => l.startsWith('warning: skipped') && l.includes('cat/current')), q.lines.join('\n'));
     // The recursive walk of an unlabeled folder does the same.
     const u = await loadSource(join(root, 'cat'), { size: 8, channels: 3, labeled: false, log: q.log });

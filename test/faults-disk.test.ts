@@ -158,7 +158,7 @@ test('disk full when the run\'s config.json is rewritten at start: config.json u
   resumeAndCompare(line, run);
 });
 
-test('disk full during export, export-model and pseudo-label: the artifacts, model and CSV already there are unchanged, no temporary file is left', () => {
+test('disk full during export, export-model and pseudo-label: the artifacts, model and CSV already there are unchanged, no temporary file is left; a full cache folder is a warning', () => {
   unfill();
   ensureWhole();
   const arts = path.join(disk, 'artifacts');
@@ -180,6 +180,10 @@ test('disk full during export, export-model and pseudo-label: the artifacts, mod
   const now = snapshot(disk);
   assert.deepEqual([...now.keys()].sort(), [...before.keys()].sort(), 'files were added or removed');
   for (const [p, bytes] of before) assert.ok(now.get(p)!.equals(bytes), `${p} changed`);
+  // The decoded-image cache only saves time: a full disk under --cache-dir is a warning, and training goes on.
+  const c = cli(...train(path.join(tmp, 'cache-full'), '--steps', '1').map((w) => (w === path.join(tmp, 'cache') ? path.join(disk, 'cache') : w)));
+  ok(c, 'train with its cache on the full disk');
+  assert.match(c.stderr, /warning: cannot write \S+disk\/cache\/\S+\.u8cache: disk full \(ENOSPC\).*; continuing without the decoded-image cache/);
   assertNoTempFiles();
   unfill();
   // The untouched artifacts still load and train.
