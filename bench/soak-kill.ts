@@ -1,9 +1,9 @@
-// Soak test of crash safety: trains a small model, kills `ssmae train` with SIGKILL at random moments (during start-
-// up, a step, a metrics append or a checkpoint write) --kills times, continuing it each time with --resume, then lets
+// Soak test of crash safety: trains a small model, kills `ssmae train` with SIGKILL at random moments of training (a
+// step, a metrics append or a checkpoint write) --kills times, continuing it each time with --resume, then lets
 // it finish and compares the result with a run that was never killed: model.onnx bytes, metrics rows (time/ figures
 // aside) and gate decisions. After each kill the checkpoint on disk must load (its sha256 checked) at a step no
 // earlier than the one before. Prints one line per kill and a summary; writes both to --out.
-//   node dist/bench/soak-kill.js --kills 20 --steps 150 --out bench/results/soak-kill
+//   node dist/bench/soak-kill.js --kills 20 --steps 300 --out bench/results/soak-kill
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,8 +19,8 @@ const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/c
 
 const a = yargs(hideBin(process.argv))
   .option('kills', { type: 'number', default: 20, describe: 'SIGKILLs before the run may finish' })
-  .option('steps', { type: 'number', default: 150, describe: 'optimizer steps of the run' })
-  .option('max-delay-ms', { type: 'number', default: 4000, describe: 'each kill comes uniformly 0..this after the process starts' })
+  .option('steps', { type: 'number', default: 300, describe: 'optimizer steps of the run' })
+  .option('max-delay-ms', { type: 'number', default: 1500, describe: 'each kill comes uniformly 0..this after training starts (the first line on stderr: "resuming at step", or the first step logged)' })
   .option('seed', { type: 'number', default: 1, describe: 'seeds the kill moments' })
   .option('out', { type: 'string', default: 'bench/results/soak-kill', describe: 'folder for log.txt' })
   .strict()
@@ -85,15 +85,21 @@ async function main(): Promise<void> {
   const rng = new Rng(a.seed);
   let ok = 0;
   let last = 0;
+  let removedTotal = 0;
   for (let k = 1; k <= a.kills; k++) {
     const delay = Math.floor(rng.next() * a['max-delay-ms']);
     const child = spawn(process.execPath, [CLI, ...train(run)], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => { stderr += d; });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const timer = setTimeout(() => child.kill('SIGKILL'), delay);
+    let timer: NodeJS.Timeout | undefined;
+    child.stderr.on('data', () => {
+      if (!timer && /^(resuming at step|step \d+:)/m.test(stderr)) timer = setTimeout(() => child.kill('SIGKILL'), delay);
+    });
     const code = await exited;
     clearTimeout(timer);
+    const cleaned = /removed (\d+) temporary file/.exec(stderr);
+    if (cleaned) removedTotal += Number(cleaned[1]);
     const logged = [...stderr.matchAll(/^step (\d+):/gm)].map((m) => Number(m[1])).at(-1) ?? null;
     const temps = fs.existsSync(run) ? fs.readdirSync(run).filter((f) => f.endsWith('.tmp')) : [];
     let held: number | null = null;
@@ -109,15 +115,16 @@ async function main(): Promise<void> {
     }
     if (!problem) ok++;
     if (held !== null) last = held;
-    say(`kill ${String(k).padStart(2)}: ${String(delay).padStart(4)} ms after start, last step logged ${logged ?? '-'}, ` +
+    say(`kill ${String(k).padStart(2)}: ${String(delay).padStart(4)} ms into training, last step logged ${logged ?? '-'}, ` +
       `checkpoint at step ${held ?? '-'}${temps.length ? `, torn temporary file left: ${temps.join(' ')}` : ''}` + (problem ? ` -- FAILED: ${problem}` : ''));
   }
   const fin = cli(train(run));
   const removed = /removed (\d+) temporary file/.exec(fin.stderr);
+  if (removed) removedTotal += Number(removed[1]);
   const sameModel = modelOf(whole).equals(modelOf(run));
   const sameRows = JSON.stringify(rows(whole)) === JSON.stringify(rows(run));
   const sameGate = fs.readFileSync(path.join(whole, 'gate.jsonl'), 'utf8') === fs.readFileSync(path.join(run, 'gate.jsonl'), 'utf8');
-  say(`finished after the kills${removed ? ` (removed ${removed[1]} torn temporary file(s) at start)` : ''}: model.onnx ` +
+  say(`finished after the kills (torn temporary files removed at the starts that followed: ${removedTotal}): model.onnx ` +
     `${sameModel ? 'byte-identical to' : 'DIFFERS from'} the uninterrupted run's; metrics rows ${sameRows ? 'identical' : 'DIFFER'}; ` +
     `gate log ${sameGate ? 'identical' : 'DIFFERS'}`);
   const passed = ok === a.kills && sameModel && sameRows && sameGate;
