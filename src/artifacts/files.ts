@@ -71,13 +71,9 @@ function syncDir(dir: string): void {
   }
 }
 
-export function tempFileFor(file: string): string {
+/** `.NAME.PID.tmp` beside the file: hidden, and removable once PID is gone (removeStaleTempFiles). */
+function tempFileFor(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-}
-
-/** Whether `name` is a temporary file one of these writers makes (a leftover means a writer was killed). */
-export function isTempFile(name: string): boolean {
-  return /^\..+\.\d+\.tmp$/.test(name);
 }
 
 /**
