@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { UsageError } from '../artifacts/files.js';
 import { Device, DEVICES } from '../runtime/session.js';
-import { GATE_DEFAULTS, GateConfig } from './gate.js';
+import { GATE_DEFAULTS, GATE_METRICS, GateConfig } from './gate.js';
 
 export type Method = 'ssmae' | 'no-gate' | 'labels-only' | 'mae-finetune';
 export const METHODS: readonly Method[] = ['ssmae', 'no-gate', 'labels-only', 'mae-finetune'];
@@ -156,6 +156,10 @@ export function validate(c: TrainConfig): TrainConfig {
   if (!(c.tau >= 0 && c.tau <= 1)) bad(`--tau must be in [0, 1], got ${c.tau}`);
   if (!(c.gate.threshold >= 0 && c.gate.threshold <= 1)) bad(`--gate-threshold must be in [0, 1], got ${c.gate.threshold}`);
   posInt(c.gate.patience, '--gate-patience');
+  if (!GATE_METRICS.includes(c.gate.metric)) bad(`--gate-metric must be one of ${GATE_METRICS.join(', ')}, got ${c.gate.metric}`);
+  if (!(c.gate.confidence > 0 && c.gate.confidence <= 1)) bad(`--gate-confidence must be in (0, 1], got ${c.gate.confidence}`);
+  posInt(c.gate.minConfident, '--gate-min-confident');
+  if (!(Number.isInteger(c.gate.minStep) && c.gate.minStep >= 0)) bad(`--gate-min-step must be an integer ≥ 0, got ${c.gate.minStep}`);
   return c;
 }
 

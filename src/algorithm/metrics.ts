@@ -5,12 +5,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { appendFileDurable, syncFile, writeFileAtomic } from '../artifacts/files.js';
-import type { GateDecision } from './gate.js';
+import type { GateDecision, ValidationFigures } from './gate.js';
 
 export const CSV_COLUMNS = [
   'step', 'train/loss', 'train/rec_loss', 'train/ce_labeled', 'train/ce_pseudo', 'train/pseudo_mask_rate',
   'train/pseudo_precision', 'train/acc_labeled', 'train/grad_norm', 'train/lr', 'val/acc', 'gate/open',
-  'time/step_ms', 'time/images_per_s',
+  'time/step_ms', 'time/images_per_s', 'val/confident_acc', 'val/confident_rate',
 ] as const;
 
 export type Row = Partial<Record<(typeof CSV_COLUMNS)[number], number | null>> & { step: number };
@@ -125,15 +125,16 @@ export class IntervalStats {
   }
 
   /** The interval's row; starts a new interval. */
-  row(step: number, lr: number, valAcc: number | null, gateOpen: boolean): Row {
+  row(step: number, lr: number, val: ValidationFigures | null, gateOpen: boolean): Row {
     const mean = (k: string) => this.sums[k] / this.steps;
     const seconds = (performance.now() - this.start) / 1000;
     const row: Row = {
       step, 'train/loss': mean('loss'), 'train/rec_loss': mean('rec_loss'), 'train/ce_labeled': mean('ce_labeled'),
       'train/ce_pseudo': mean('ce_pseudo'), 'train/pseudo_mask_rate': mean('pseudo_mask_rate'),
       'train/pseudo_precision': this.precN ? this.precHit / this.precN : null, 'train/acc_labeled': mean('acc_labeled'),
-      'train/grad_norm': mean('grad_norm'), 'train/lr': lr, 'val/acc': valAcc, 'gate/open': gateOpen ? 1 : 0,
+      'train/grad_norm': mean('grad_norm'), 'train/lr': lr, 'val/acc': val?.acc ?? null, 'gate/open': gateOpen ? 1 : 0,
       'time/step_ms': (seconds * 1000) / this.steps, 'time/images_per_s': this.images / seconds,
+      'val/confident_acc': val?.confidentAcc ?? null, 'val/confident_rate': val?.confidentRate ?? null,
     };
     this.sums = {};
     this.steps = 0;

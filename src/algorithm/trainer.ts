@@ -15,9 +15,9 @@ import { DType } from '../graph/types.js';
 import { STATE_KINDS, STAT_OUTPUTS } from '../models/step.js';
 import { BatchSource } from './batches.js';
 import { Checkpoint, Float, ModelState, checkCheckpointMatches, loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { Classifier, accuracyOf, predictions } from './classifier.js';
+import { Classifier, predictions } from './classifier.js';
 import { TrainConfig } from './config.js';
-import { GateDecision, ValidationGate } from './gate.js';
+import { GateDecision, ValidationFigures, ValidationGate, validationFigures } from './gate.js';
 import { MaskBatch, drawMasks } from './masking.js';
 import { IntervalStats, MetricsLog, Row, truncateAfter } from './metrics.js';
 import { learningRateAt, lossWeights, phaseOf } from './schedule.js';
@@ -53,6 +53,8 @@ interface StepOutcome {
 export interface TrainResult {
   step: number;
   gateOpenedAt: number | null;
+  /** The gate's rule in words. */
+  gateRule: string;
   finalValAcc: number;
   runDir: string;
   /** True when shouldStop ended training before --steps; the checkpoint holds `step`. */
@@ -82,7 +84,7 @@ export class SSMAETrainer {
   private readonly shapes: Map<string, number[]>;
   private lastCheckpoint: string | null = null;
   private lastCheckpointStep = 0;
-  private lastValAcc = NaN;
+  private lastVal: ValidationFigures | null = null;
   /** The open metrics interval (running means since the last row). */
   private interval = new IntervalStats();
   /** Running mean of the teacher's class probabilities on unlabeled images (distribution alignment); starts uniform. */
@@ -223,11 +225,13 @@ export class SSMAETrainer {
     return file;
   }
 
-  async evaluate(): Promise<number> {
+  /** Classifies the validation split: accuracy, and the accuracy and rate of its confident predictions. */
+  async evaluate(): Promise<ValidationFigures> {
     this.classifier.setWeights(this.modelWeights());
     const val = this.data.val;
     const logits = await this.classifier.logits(val.images, val.n);
-    return accuracyOf(predictions(logits, this.art.cfg.classes).label, val.labels);
+    const { label, conf } = predictions(logits, this.art.cfg.classes);
+    return validationFigures(label, conf, val.labels, this.cfg.gate.confidence);
   }
 
   private scalar(v: number): HostTensor { return scalarTensor(this.art.cfg.dtype, v); }
@@ -251,7 +255,7 @@ export class SSMAETrainer {
     const B = this.art.manifest.labeledBatch + this.art.manifest.unlabeledBatch;
     this.hooks.onStart?.({ step: this.step, total, resumed: this.lastCheckpoint !== null });
     const result = (stopped: boolean): TrainResult => ({
-      step: this.step, gateOpenedAt: this.gate.state.openedAt, finalValAcc: this.lastValAcc, runDir: this.runDir, stopped,
+      step: this.step, gateOpenedAt: this.gate.state.openedAt, gateRule: this.gate.describe(), finalValAcc: this.lastVal?.acc ?? NaN, runDir: this.runDir, stopped,
       checkpoint: this.lastCheckpoint,
     });
     while (this.step < total) {
@@ -263,7 +267,7 @@ export class SSMAETrainer {
       for (const o of await this.run(this.stepsThisRun(total), B)) await this.afterStep(o, total, this.interval);
     }
     // A resumed run with no steps left still reports where it stands.
-    if (Number.isNaN(this.lastValAcc)) this.lastValAcc = await this.evaluate();
+    if (!this.lastVal) this.lastVal = await this.evaluate();
     return result(false);
   }
 
@@ -275,10 +279,10 @@ export class SSMAETrainer {
     this.hooks.onStep?.({ step: t, total, gateOpen: this.gate.open, imagesPerSec: interval.imagesPerSec(), stats: o.stats });
     const evalNow = t % c.evalEvery === 0 || t === total;
     if (evalNow) {
-      this.lastValAcc = await this.evaluate();
+      this.lastVal = await this.evaluate();
       // Outside the joint phase there are no pseudo-labels for a gate to hold back: only validation accuracy is recorded.
       if (phaseOf(c, t) === 'joint') {
-        const d = this.gate.update(t, this.lastValAcc);
+        const d = this.gate.update(t, this.lastVal);
         appendFileDurable(this.gateLog, JSON.stringify(d) + '\n');
         this.hooks.onGate?.(d);
       }
@@ -289,7 +293,7 @@ export class SSMAETrainer {
     const checkpointNow = t % c.checkpointEvery === 0 || t === total;
     const phaseEnds = t < total && phaseOf(c, t) !== phaseOf(c, t + 1);
     if (t % c.logEvery === 0 || evalNow || checkpointNow || phaseEnds) {
-      const row = interval.row(t, o.lr, evalNow ? this.lastValAcc : null, this.gate.open);
+      const row = interval.row(t, o.lr, evalNow ? this.lastVal : null, this.gate.open);
       this.metrics.write(row);
       this.hooks.onLog?.(row);
     }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { hideBin } from 'yargs/helpers';
 import { loadArtifacts } from '../artifacts/load.js';
 import { METHODS, TRAIN_DEFAULTS, resolveConfig } from '../algorithm/config.js';
+import { GATE_METRICS } from '../algorithm/gate.js';
 import { loadTrainingData } from '../algorithm/data.js';
 import { SSMAETrainer } from '../algorithm/trainer.js';
 import { loadRun } from '../algorithm/run.js';
@@ -59,9 +60,13 @@ export function trainCommand(y: Argv) {
       .option('lambda-rec', { type: 'number', default: D.lambdaRec, describe: 'weight of the reconstruction loss' })
       .option('lambda-l', { type: 'number', default: D.lambdaL, describe: 'weight of the labeled cross-entropy' })
       .option('lambda-u', { type: 'number', default: D.lambdaU, describe: 'weight of the pseudo-label cross-entropy' })
-      .option('gate-threshold', { type: 'number', default: D.gate.threshold, describe: 'the gate opens when validation accuracy reaches this; 0.5 is far above chance for ≥3 classes, and high-confidence pseudo-labels are then mostly right' })
+      .option('gate-metric', { choices: GATE_METRICS, default: D.gate.metric, describe: 'what the gate reads on the validation split. confident-acc (the SSMAE paper\'s rule, the default): the accuracy of the predictions whose confidence is ≥ --gate-confidence, i.e. "would the pseudo-labels made now be right?"; use it with any number of classes. acc: plain top-1 accuracy (the first rule of this tool); use it to reproduce older runs, or when the validation split is too small to hold --gate-min-confident confident predictions' })
+      .option('gate-threshold', { type: 'number', default: D.gate.threshold, describe: 'the gate opens when the --gate-metric figure reaches this (the paper: 0.70 for confident-acc; 0.5 was the old default for acc)' })
+      .option('gate-confidence', { type: 'number', default: D.gate.confidence, describe: 'confident-acc: a validation prediction counts as confident when its max probability is ≥ this (the paper: 0.95)' })
+      .option('gate-min-confident', { type: 'number', default: D.gate.minConfident, describe: 'confident-acc: the gate stays closed while fewer validation predictions than this are confident, so 2 right out of 2 cannot open it' })
+      .option('gate-min-step', { type: 'number', default: D.gate.minStep, describe: 'no evaluation before this step opens the gate (the paper waits 10 epochs); 0: from the first evaluation' })
       .option('gate-patience', { type: 'number', default: D.gate.patience, describe: 'evaluations in a row past the threshold before the gate changes' })
-      .option('gate-can-close', { type: 'boolean', default: D.gate.canClose, describe: 'let the gate close again if validation accuracy falls below the threshold' })
+      .option('gate-can-close', { type: 'boolean', default: D.gate.canClose, describe: 'let the gate close again if the figure falls below the threshold' })
       .option('flip', { type: 'boolean', default: D.flip, describe: 'horizontal flips in augmentation (off for digits and text)' })
       .option('crop-pad', { type: 'number', describe: 'pixels of pad-and-random-crop in the weak view (default: 1/8 of the image side; 0 turns shifts off)' })
       .option('eval-every', { type: 'number', default: D.evalEvery, describe: 'steps between validation evaluations (gate decisions)' })
@@ -102,7 +107,12 @@ export function trainCommand(y: Argv) {
         lambdaL: pick('lambda-l', a['lambda-l']), lambdaU: pick('lambda-u', a['lambda-u']), flip: pick('flip', a.flip), cropPad: a['crop-pad'],
         evalEvery: pick('eval-every', a['eval-every']), logEvery: pick('log-every', a['log-every']),
         checkpointEvery: pick('checkpoint-every', a['checkpoint-every']), cacheDir: a['cache-dir'],
-        gate: { threshold: pick('gate-threshold', a['gate-threshold']), patience: pick('gate-patience', a['gate-patience']), canClose: pick('gate-can-close', a['gate-can-close']) },
+        gate: {
+          metric: pick('gate-metric', a['gate-metric']), threshold: pick('gate-threshold', a['gate-threshold']),
+          confidence: pick('gate-confidence', a['gate-confidence']), minConfident: pick('gate-min-confident', a['gate-min-confident']),
+          minStep: pick('gate-min-step', a['gate-min-step']),
+          patience: pick('gate-patience', a['gate-patience']), canClose: pick('gate-can-close', a['gate-can-close']),
+        },
       };
       const cacheDir = a['cache-dir'] ?? path.join(path.dirname(path.resolve(a.out)), '.cache', 'ssmae');
       const t0 = Date.now();
@@ -130,7 +140,7 @@ export function trainCommand(y: Argv) {
           return;
         }
         console.log(`done: step ${r.step}, validation accuracy ${(r.finalValAcc * 100).toFixed(1)}%, gate ` +
-          (r.gateOpenedAt !== null ? `opened at step ${r.gateOpenedAt}` : 'never opened') + `; run in ${r.runDir}`);
+          `(${r.gateRule}) ` + (r.gateOpenedAt !== null ? `opened at step ${r.gateOpenedAt}` : 'never opened') + `; run in ${r.runDir}`);
         if (a.report) {
           const file = path.join(a.out, 'report.html');
           writeFileAtomic(file, await buildReport(loadRun(a.out), { data: { name: 'the validation split', set: data.val }, device: a.device, threads: a.threads }));
@@ -169,7 +179,7 @@ function progressHooks(quiet: boolean) {
       if (tty) return;
       console.error(`step ${r.step}: loss ${f(r['train/loss'])} rec ${f(r['train/rec_loss'])} ceL ${f(r['train/ce_labeled'])} ` +
         `ceU ${f(r['train/ce_pseudo'])} mask-rate ${f(r['train/pseudo_mask_rate'], 2)} precision ${f(r['train/pseudo_precision'], 2)} ` +
-        `val ${f(r['val/acc'])} gate ${r['gate/open'] ? 'open' : 'closed'} ${f(r['time/images_per_s'], 0)} img/s`);
+        `val ${f(r['val/acc'])} conf-acc ${f(r['val/confident_acc'])} conf-rate ${f(r['val/confident_rate'], 2)} gate ${r['gate/open'] ? 'open' : 'closed'} ${f(r['time/images_per_s'], 0)} img/s`);
     },
     onWarning: (m: string) => {
       bar?.stop();
