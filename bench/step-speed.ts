@@ -56,7 +56,7 @@ Object.assign(feeds, {
   ids_keep: hostTensor('int64', [B, m.keep], mk.idsKeep), ids_restore: hostTensor('int64', [B, m.numPatches], mk.idsRestore),
   mask: hostTensor('float32', [B, m.numPatches], mk.mask),
 });
-const policy = { lr: 1e-4, weight_decay: 0.05, clip_norm: 1, ema_decay: 0.999, gate_open: 1, tau: 0, agree: 0, lambda_rec: 1, lambda_l: 1, lambda_u: 1 };
+const policy = { lr: 1e-4, weight_decay: 0.05, clip_norm: 1, ema_decay: 0.999, gate_open: 1, tau: 0, agree: 0, lambda_rec: 1, lambda_l: 1, lambda_u: 1, label_smoothing: 0 };
 for (const [k, v] of Object.entries(policy)) feeds[k] = scalarTensor('float32', v);
 feeds.da_ratio = hostTensor('float32', [10], new Float32Array(10).fill(1));
 if (K > 1) {

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readGateLog, readMetrics } from '../src/algorithm/metrics.js';
+import { GateConfig, ValidationGate } from '../src/algorithm/gate.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = path.join(root, 'dist/src/cli/main.js');
@@ -64,6 +65,8 @@ ssmae(['train', ...COMMON, '--method', 'labels-only', '--out', runs.labelsOnly, 
 const acc = testAccuracy(runs.ssmae);
 const base = testAccuracy(runs.labelsOnly);
 const opened = readGateLog(runs.ssmae).find((d) => d.changed && d.open);
+const gateCfg = (JSON.parse(fs.readFileSync(path.join(runs.ssmae, 'config.json'), 'utf8')) as { gate: GateConfig }).gate;
+const rule = `${gateCfg.metric}: ${new ValidationGate(gateCfg).describe()}`;
 const p = pseudoStats(runs.ssmae);
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}%`);
 console.log(`
@@ -71,7 +74,8 @@ console.log(`
   test accuracy, SSMAE (gated):       ${pct(acc)}   (mnist:test, 10,000 images)
   test accuracy, labels only:         ${pct(base)}   (same model, same steps)
   gain from unlabeled images:         ${((acc - base) * 100).toFixed(1)} points
-  gate opened at step:                ${opened ? `${opened.step} (${opened.reason})` : 'never'}
+  gate rule:                          ${rule}
+  gate opened at step:                ${opened ? `${opened.step} of ${steps} (${opened.reason})` : `never in ${steps} steps`}
   pseudo-label precision (gate open): ${pct(p.precision)} of the pseudo-labels used were right, mask rate ${pct(p.rate)}
   runs: ${runs.ssmae}, ${runs.labelsOnly}   total time ${((Date.now() - t0) / 60000).toFixed(1)} min
 `);

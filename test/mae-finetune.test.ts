@@ -160,7 +160,7 @@ test('pre-train 5 then --resume to 8 equals 8 steps in one go (model.onnx bytes,
 test('mae-finetune through train_chunk.onnx and supervised_chunk.onnx (K = 2; the phase boundary inside a chunk) equals one step per run', async () => {
   const whole = await wholeRun();
   const wholeModel = exportModel(whole);
-  const noVal = (rows: Row[]) => rows.map(({ 'val/acc': _, ...r }) => r);
+  const noVal = (rows: Row[]) => rows.map(({ 'val/acc': _a, 'val/confident_acc': _c, 'val/confident_rate': _r, ...r }) => r);
   // Steps 1–2 and 3–4 in chunks, step 5 alone (a chunk of 5–6 would cross into fine-tuning), then fine-tuning: 6–7 in
   // a chunk of supervised_chunk.onnx and 8 alone, or 6, 7, 8 one per run with artifacts that lack it.
   // Validation only at the end, so that no evaluation splits a chunk: it does not feed back into this method's training.

@@ -34,6 +34,7 @@ export interface TrainConfig {
   lambdaRec: number;
   lambdaL: number;
   lambdaU: number;
+  labelSmoothing: number; // ε of the labeled cross-entropy's smoothed targets
   gate: GateConfig;
   flip: boolean;       // horizontal flips in augmentation (off for digits and text)
   cropPad: number | null; // pixels of pad-and-random-crop in the weak view; null: 1/8 of the image side
@@ -70,6 +71,7 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'artifacts' | 'labeled' | 'out'> 
   lambdaRec: 1,
   lambdaL: 1,
   lambdaU: 1,
+  labelSmoothing: 0,     // off, as before; 0.1 is the small-data ViTs' usual value (DeiT, CCT)
   gate: GATE_DEFAULTS,
   flip: false,
   cropPad: null,
@@ -153,6 +155,7 @@ export function validate(c: TrainConfig): TrainConfig {
     [c.lambdaL, '--lambda-l'], [c.lambdaU, '--lambda-u'], [c.warmupSteps, '--warmup-steps']] as const) nonNeg(v, f);
   if (!(c.clipNorm > 0)) bad(`--clip-norm must be > 0, got ${c.clipNorm}`);
   if (!(c.emaDecay >= 0 && c.emaDecay < 1)) bad(`--ema-decay must be in [0, 1), got ${c.emaDecay}`);
+  if (!(c.labelSmoothing >= 0 && c.labelSmoothing < 1)) bad(`--label-smoothing must be in [0, 1), got ${c.labelSmoothing}`);
   if (!(c.tau >= 0 && c.tau <= 1)) bad(`--tau must be in [0, 1], got ${c.tau}`);
   if (!(c.gate.threshold >= 0 && c.gate.threshold <= 1)) bad(`--gate-threshold must be in [0, 1], got ${c.gate.threshold}`);
   posInt(c.gate.patience, '--gate-patience');

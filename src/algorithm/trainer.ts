@@ -351,10 +351,15 @@ export class SSMAETrainer {
       gate_open: this.scalar(phase === 'joint' && this.gate.open ? 1 : 0), tau: this.scalar(c.tau), agree: this.scalar(c.agree ? 1 : 0),
       lambda_rec: this.scalar(w.rec), lambda_l: this.scalar(w.l), lambda_u: this.scalar(w.u),
       da_ratio: this.alignRatio(),
+      label_smoothing: this.scalar(c.labelSmoothing),
     };
     const session = phase === 'supervised' && this.supervised
       ? (k > 1 ? this.supervisedChunk! : this.supervised)
       : (k > 1 ? this.chunk! : this.session!);
+    if (c.labelSmoothing > 0 && !session.inputNames.includes('label_smoothing')) {
+      throw new UsageError(`--label-smoothing ${c.labelSmoothing}: the artifacts in ${c.artifacts} were exported before label smoothing ` +
+        'existed (their step graphs have no label_smoothing input); export them again with this version of ssmae export');
+    }
     const out = await session.run(Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]])));
     const bu = out.pseudo_label ? m.unlabeledBatch : 0; // the supervised graph makes no pseudo-labels
     const images = phase === 'supervised' ? m.labeledBatch : B; // the images a step trains on (throughput)

@@ -60,6 +60,7 @@ export function trainCommand(y: Argv) {
       .option('lambda-rec', { type: 'number', default: D.lambdaRec, describe: 'weight of the reconstruction loss' })
       .option('lambda-l', { type: 'number', default: D.lambdaL, describe: 'weight of the labeled cross-entropy' })
       .option('lambda-u', { type: 'number', default: D.lambdaU, describe: 'weight of the pseudo-label cross-entropy' })
+      .option('label-smoothing', { type: 'number', default: D.labelSmoothing, describe: 'ε of label smoothing for the cross-entropy on labeled images: targets (1 − ε)·one-hot + ε/classes, as PyTorch\'s label_smoothing. Small ViTs trained from scratch on few labels overfit them less with 0.1; pseudo-labels keep hard targets. Needs artifacts exported by this version' })
       .option('gate-metric', { choices: GATE_METRICS, default: D.gate.metric, describe: 'what the gate reads on the validation split. confident-acc (the SSMAE paper\'s rule, the default): the accuracy of the predictions whose confidence is ≥ --gate-confidence, i.e. "would the pseudo-labels made now be right?"; use it with any number of classes. acc: plain top-1 accuracy (the first rule of this tool); use it to reproduce older runs, or when the validation split is too small to hold --gate-min-confident confident predictions' })
       .option('gate-threshold', { type: 'number', default: D.gate.threshold, describe: 'the gate opens when the --gate-metric figure reaches this (the paper: 0.70 for confident-acc; 0.5 was the old default for acc)' })
       .option('gate-confidence', { type: 'number', default: D.gate.confidence, describe: 'confident-acc: a validation prediction counts as confident when its max probability is ≥ this (the paper: 0.95)' })
@@ -104,7 +105,7 @@ export function trainCommand(y: Argv) {
         seed: pick('seed', a.seed), lr: pick('lr', a.lr), minLr: pick('min-lr', a['min-lr']), warmupSteps: pick('warmup-steps', a['warmup-steps']),
         weightDecay: pick('weight-decay', a['weight-decay']), clipNorm: pick('clip-norm', a['clip-norm']), emaDecay: pick('ema-decay', a['ema-decay']),
         teacher: pick('teacher', a.teacher), tau: pick('tau', a.tau), agree: pick('agree', a.agree), distAlign: pick('dist-align', a['dist-align']), lambdaRec: pick('lambda-rec', a['lambda-rec']),
-        lambdaL: pick('lambda-l', a['lambda-l']), lambdaU: pick('lambda-u', a['lambda-u']), flip: pick('flip', a.flip), cropPad: a['crop-pad'],
+        lambdaL: pick('lambda-l', a['lambda-l']), lambdaU: pick('lambda-u', a['lambda-u']), labelSmoothing: pick('label-smoothing', a['label-smoothing']), flip: pick('flip', a.flip), cropPad: a['crop-pad'],
         evalEvery: pick('eval-every', a['eval-every']), logEvery: pick('log-every', a['log-every']),
         checkpointEvery: pick('checkpoint-every', a['checkpoint-every']), cacheDir: a['cache-dir'],
         gate: {

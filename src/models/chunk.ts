@@ -9,7 +9,7 @@ import { Graph } from '../graph/builder.js';
 import { FloatDType, Tensor } from '../graph/types.js';
 import { ParamSpec } from './params.js';
 import { ModelConfig, keepCount, numPatches } from './presets.js';
-import { OptimHyper, OptimState, STATE_KINDS, STAT_OUTPUTS, StepShapes, evalSpecs, stateInputs, stepBody, supervisedBody } from './step.js';
+import { OptimHyper, OptimState, STATE_KINDS, STAT_OUTPUTS, StepShapes, evalSpecs, labelSmoothingInput, stateInputs, stepBody, supervisedBody } from './step.js';
 import { BuildOptions } from './vit.js';
 
 /** The outer inputs every chunk starts with: the state, the step count before the chunk, the fixed optimizer scalars. */
@@ -91,6 +91,7 @@ export function buildTrainChunk(cfg: ModelConfig, specs: readonly ParamSpec[], s
     lambdaRec: scalar('lambda_rec', 'weight of the reconstruction loss'),
     lambdaL: scalar('lambda_l', 'weight of the labeled cross-entropy'),
     lambdaU: scalar('lambda_u', 'weight of the pseudo-label cross-entropy'),
+    labelSmoothing: labelSmoothingInput(g, dt),
   };
   const stacks = {
     lr: g.input('lr', dt, [K], 'learning rate of each step'),
@@ -133,13 +134,14 @@ export function buildSupervisedChunk(cfg: ModelConfig, specs: readonly ParamSpec
   const used = evalSpecs(specs);
   const bl = shapes.labeledBatch;
   const inputs = chunkInputs(g, used, cfg.dtype);
+  const labelSmoothing = labelSmoothingInput(g, cfg.dtype);
   const stacks = {
     lr: g.input('lr', cfg.dtype, [K], 'learning rate of each step'),
     images: g.input('images_labeled', 'uint8', [K, bl, cfg.channels, cfg.imageSize, cfg.imageSize], 'labeled images per step'),
     labels: g.input('labels', 'int64', [K, bl], 'labels per step'),
   };
   loopSteps(g, used, K, inputs, (body, state, step, at) => {
-    const r = supervisedBody(body, cfg, used, state, { step, lr: at(stacks.lr), ...inputs.fixed }, at(stacks.images), at(stacks.labels), opts);
+    const r = supervisedBody(body, cfg, used, state, { step, lr: at(stacks.lr), ...inputs.fixed }, at(stacks.images), at(stacks.labels), labelSmoothing, opts);
     return { state: r.state, perStep: statsPerStep(r.stats) };
   });
   return g;

@@ -8,7 +8,7 @@
 import { gradients } from '../autodiff/index.js';
 import { Graph } from '../graph/builder.js';
 import { FloatDType, Tensor } from '../graph/types.js';
-import { accuracy, crossEntropy, maskedCrossEntropy } from './losses.js';
+import { accuracy, maskedCrossEntropy, smoothedCrossEntropy } from './losses.js';
 import { adamw, biasCorrection, clipFactor, emaUpdate } from './optim.js';
 import { ParamSet, ParamSpec, paramInputs } from './params.js';
 import { ModelConfig, keepCount, numPatches } from './presets.js';
@@ -39,6 +39,7 @@ export interface StepPolicy {
   lambdaRec: Tensor;
   lambdaL: Tensor;
   lambdaU: Tensor;
+  labelSmoothing: Tensor; // ε of the labeled cross-entropy's smoothed targets (0: plain cross-entropy)
 }
 
 export interface LossTerms {
@@ -76,8 +77,14 @@ export function stepInputs(g: Graph, cfg: ModelConfig, shapes: StepShapes): { ba
       lambdaRec: scalar('lambda_rec', 'weight of the reconstruction loss'),
       lambdaL: scalar('lambda_l', 'weight of the labeled cross-entropy'),
       lambdaU: scalar('lambda_u', 'weight of the pseudo-label cross-entropy'),
+      labelSmoothing: labelSmoothingInput(g, dt),
     },
   };
+}
+
+/** The scalar input ε of the labeled cross-entropy's label smoothing; shared by every step and chunk graph. */
+export function labelSmoothingInput(g: Graph, dt: FloatDType): Tensor {
+  return g.input('label_smoothing', dt, [], 'label smoothing ε of the labeled cross-entropy: targets (1 − ε)·onehot + ε/K (0: off)');
 }
 
 /** Steps 1–3: teacher, selection, student losses. */
@@ -105,7 +112,7 @@ export function lossTerms(g: Graph, cfg: ModelConfig, W: ParamSet, T: ParamSet, 
   const agreeFactor = g.add(g.sub(one, policy.agree), g.mul(policy.agree, agrees));
   const pseudoWeight = g.mul(g.mul(confident, agreeFactor), policy.gateOpen);  // [Bu]
   // 3b. losses
-  const ceL = crossEntropy(g, logitsL, batch.labels);
+  const ceL = smoothedCrossEntropy(g, logitsL, batch.labels, policy.labelSmoothing);
   const ceU = maskedCrossEntropy(g, logitsU, pseudoLabel, pseudoWeight);
   const images = g.concat([batch.labeledImages, batch.weakImages], 0);
   const rec = reconstructionLoss(g, cfg, W, images, batch.masking, opts);
@@ -187,9 +194,9 @@ export function optimizerUpdate(g: Graph, specs: readonly ParamSpec[], state: Op
  * pseudo-label figures are 0.
  */
 export function supervisedBody(g: Graph, cfg: ModelConfig, specs: readonly ParamSpec[], state: OptimState, hyper: OptimHyper,
-  images: Tensor, labels: Tensor, opts: BuildOptions = {}): { state: OptimState; stats: Tensor[] } {
+  images: Tensor, labels: Tensor, labelSmoothing: Tensor, opts: BuildOptions = {}): { state: OptimState; stats: Tensor[] } {
   const logits = classify(g, cfg, state.p, images, opts); // [Bl, classes]
-  const ceL = crossEntropy(g, logits, labels);
+  const ceL = smoothedCrossEntropy(g, logits, labels, labelSmoothing);
   const r = optimizerUpdate(g, specs, state, hyper, ceL);
   const zero = g.scalar(cfg.dtype, 0);
   return { state: r.state, stats: [ceL, zero, ceL, zero, zero, accuracy(g, logits, labels), r.gradNorm] };
@@ -207,7 +214,7 @@ export function buildSupervisedStep(cfg: ModelConfig, specs: readonly ParamSpec[
   const img = [cfg.channels, cfg.imageSize, cfg.imageSize];
   const images = g.input('images_labeled', 'uint8', [shapes.labeledBatch, ...img], 'labeled images, uint8 NCHW');
   const labels = g.input('labels', 'int64', [shapes.labeledBatch], 'class index of each labeled image');
-  const r = supervisedBody(g, cfg, used, state, hyper, images, labels, opts);
+  const r = supervisedBody(g, cfg, used, state, hyper, images, labels, labelSmoothingInput(g, cfg.dtype), opts);
   for (const kind of STATE_KINDS) {
     for (const s of used) g.output(r.state[kind][s.name], `new.${kind}.${s.name}`, `updated ${kind}.${s.name}`);
   }

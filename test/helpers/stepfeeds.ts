@@ -24,12 +24,12 @@ export function batchFeeds(a: Artifacts, seed: number): Record<string, HostTenso
   };
 }
 
-/** Scalar policy inputs, plus da_ratio = ones (distribution alignment off). */
+/** Scalar policy inputs, plus da_ratio = ones (distribution alignment off) and label_smoothing = 0 unless given. */
 export function policyFeeds(a: Artifacts, values: Record<string, number>): Record<string, HostTensor> {
   const k = a.manifest.classes;
   const ones = a.manifest.dtype === 'float64' ? new Float64Array(k).fill(1) : new Float32Array(k).fill(1);
   const out: Record<string, HostTensor> = { da_ratio: hostTensor(a.manifest.dtype, [k], ones) };
-  for (const [k, v] of Object.entries(values)) out[k] = scalarTensor(a.manifest.dtype, v);
+  for (const [k, v] of Object.entries({ label_smoothing: 0, ...values })) out[k] = scalarTensor(a.manifest.dtype, v);
   return out;
 }
 
