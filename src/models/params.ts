@@ -3,7 +3,7 @@
 import { Graph } from '../graph/builder.js';
 import { FloatDType, Tensor } from '../graph/types.js';
 import { Rng } from '../data/rng.js';
-import { ModelConfig, numPatches, patchDim } from './presets.js';
+import { ModelConfig, numPatches, patchDim, tokenDim } from './presets.js';
 
 export type Init = 'zeros' | 'ones' | 'xavier' | 'normal0.02' | 'sincos2d';
 
@@ -41,7 +41,8 @@ export function paramSpecs(cfg: ModelConfig): ParamSpec[] {
   const p = cfg.preset;
   const L = numPatches(cfg);
   const specs: ParamSpec[] = [];
-  linear(specs, 'embed', patchDim(cfg), p.dim);
+  if (p.stem) linear(specs, 'stem.conv', 9 * cfg.channels, p.stem.channels); // 3×3 taps × C → F (stem.ts)
+  linear(specs, 'embed', tokenDim(cfg), p.dim);
   // Learned position embeddings, started from MAE's 2-D sine-cosine table: from a 0.02-scale random start the
   // model is nearly blind to where a patch is, and spends hundreds of steps learning that before it can classify.
   specs.push({ name: 'pos', shape: [L, p.dim], init: 'sincos2d', decay: false, trainable: true });

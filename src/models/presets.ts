@@ -10,6 +10,8 @@ export interface Preset {
   dim: number; depth: number; heads: number;          // encoder
   decDim: number; decDepth: number; decHeads: number; // MAE decoder
   mlpRatio: number;
+  /** A convolutional tokenizer inside each patch before the linear embedding (stem.ts); absent: pixels are embedded. */
+  stem?: { channels: number };
   note?: string;
 }
 
@@ -56,6 +58,9 @@ export function modelConfig(presetName: string, imageSize: number, channels: num
   if (preset.dim % preset.heads !== 0 || preset.decDim % preset.decHeads !== 0) {
     throw new ConfigError(`preset ${preset.name}: widths must divide by head counts`);
   }
+  if (preset.stem && !(preset.patch % 2 === 0 && Number.isInteger(preset.stem.channels) && preset.stem.channels > 0)) {
+    throw new ConfigError(`preset ${preset.name}: a conv stem needs an even patch (its 2×2 pooling stays inside the patch) and stem.channels a positive integer`);
+  }
   const cfg = { preset, imageSize, channels, classes, dtype, maskRatio };
   if (keepCount(cfg) < 1) throw new ConfigError(`mask ratio ${maskRatio} leaves no visible patch`);
   return cfg;
@@ -67,6 +72,12 @@ export function numPatches(cfg: ModelConfig): number {
 
 export function patchDim(cfg: ModelConfig): number {
   return cfg.preset.patch * cfg.preset.patch * cfg.channels;
+}
+
+/** Features per token before the linear embedding: the patch's pixels, or the conv stem's pooled channels. */
+export function tokenDim(cfg: ModelConfig): number {
+  const s = cfg.preset.stem;
+  return s ? (cfg.preset.patch / 2) ** 2 * s.channels : patchDim(cfg);
 }
 
 /** Patches the encoder sees in the reconstruction task (MAE: L·(1−ratio), rounded down). */

@@ -5,6 +5,7 @@ import { Graph } from '../graph/builder.js';
 import { Tensor } from '../graph/types.js';
 import { ParamSet } from './params.js';
 import { ModelConfig, numPatches } from './presets.js';
+import { convStem } from './stem.js';
 
 export interface BuildOptions {
   /** Replace Erf by a float64 series built from standard operators (ORT has no float64 Erf kernel); for gradient checks. */
@@ -89,9 +90,10 @@ export function block(g: Graph, W: ParamSet, name: string, x: Tensor, heads: num
   });
 }
 
-/** Patch embedding plus position embedding: [N, L, P] → [N, L, D]. */
-export function embed(g: Graph, W: ParamSet, patches: Tensor): Tensor {
-  return g.add(linear(g, W, 'embed', patches), W.pos);
+/** Patch embedding plus position embedding: [N, L, P] → [N, L, D]; through the per-patch conv stem when the preset has one. */
+export function embed(g: Graph, W: ParamSet, patches: Tensor, cfg?: ModelConfig): Tensor {
+  const tokens = cfg?.preset.stem ? convStem(g, cfg, W, patches) : patches;   // [N, L, P] or [N, L, (p/2)²·F]
+  return g.add(linear(g, W, 'embed', tokens), W.pos);
 }
 
 /** Encoder blocks and the final norm: [N, T, D] → [N, T, D]. */
@@ -104,7 +106,7 @@ export function encode(g: Graph, cfg: ModelConfig, W: ParamSet, tokens: Tensor, 
 /** Full-view classification: uint8 images [N, C, H, W] → logits [N, K] (mean-pooled tokens, linear head). */
 export function classify(g: Graph, cfg: ModelConfig, W: ParamSet, images: Tensor, opts: BuildOptions = {}): Tensor {
   return g.scope('classify', () => {
-    const z = encode(g, cfg, W, embed(g, W, patchify(g, cfg, normalizeImages(g, cfg, images))), opts); // [N, L, D]
+    const z = encode(g, cfg, W, embed(g, W, patchify(g, cfg, normalizeImages(g, cfg, images)), cfg), opts); // [N, L, D]
     return linear(g, W, 'head', g.reduceMean(z, [1], false));                                            // [N, K]
   });
 }
@@ -134,7 +136,7 @@ export function maePredict(g: Graph, cfg: ModelConfig, W: ParamSet, patches: Ten
   const n = patches.shape[0] as number;
   const lk = m.idsKeep.shape[1] as number;
   const E = cfg.preset.decDim;
-  const visible = gatherTokens(g, embed(g, W, patches), m.idsKeep);         // [N, Lk, D]
+  const visible = gatherTokens(g, embed(g, W, patches, cfg), m.idsKeep);    // [N, Lk, D]
   const latent = linear(g, W, 'dec.embed', encode(g, cfg, W, visible, opts)); // [N, Lk, E]
   const maskTokens = g.expand(W['dec.mask_token'], [n, L - lk, E]);         // [N, L−Lk, E]
   const shuffled = g.concat([latent, maskTokens], 1);                       // [N, L, E]

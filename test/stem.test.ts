@@ -1,0 +1,136 @@
+// The per-patch convolutional tokenizer (src/models/stem.ts): its values against a direct convolution written in
+// TypeScript, its gradient against finite differences in float64, masking (a visible token cannot see a hidden
+// patch's pixels), and a preset that uses it exporting and training end to end.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { Graph } from '../src/graph/builder.js';
+import { Rng } from '../src/data/rng.js';
+import { hostTensor, toNumbers } from '../src/runtime/tensor.js';
+import { convStem } from '../src/models/stem.js';
+import { embed, patchify, normalizeImages } from '../src/models/vit.js';
+import { initParams, paramSpecs, paramInputs } from '../src/models/params.js';
+import { ModelConfig, modelConfig } from '../src/models/presets.js';
+import { exportArtifacts } from '../src/artifacts/export.js';
+import { gradcheck, runGraph } from './helpers/gradcheck.js';
+import { writeTopBottomFolder } from './helpers/tinydata.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ssmae-stem-'));
+const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../src/cli/main.js');
+
+/** A 4×4-patch preset with an F-channel stem, for C channels (dtype float64 for the checks). */
+function stemCfg(channels: number, f: number): ModelConfig {
+  const base = modelConfig('vit-micro-d2-p4-convstem32', 8, channels, 3, 'float64');
+  return { ...base, preset: { ...base.preset, stem: { channels: f } } };
+}
+
+/** The stem written out directly: per patch [p, p, C] → 3×3 conv (zero pad 1) → ReLU → 2×2 max pool → (qy, qx, f). */
+function referenceStem(patch: number[], p: number, c: number, w: number[], b: number[], f: number): number[] {
+  const conv = (y: number, x: number, o: number) => {
+    let s = b[o];
+    for (let ky = 0; ky < 3; ky++) {
+      for (let kx = 0; kx < 3; kx++) {
+        const yy = y + ky - 1;
+        const xx = x + kx - 1;
+        if (yy < 0 || yy >= p || xx < 0 || xx >= p) continue;
+        for (let ch = 0; ch < c; ch++) s += patch[(yy * p + xx) * c + ch] * w[((ky * 3 + kx) * c + ch) * f + o];
+      }
+    }
+    return Math.max(0, s);
+  };
+  const out: number[] = [];
+  for (let qy = 0; qy < p / 2; qy++) {
+    for (let qx = 0; qx < p / 2; qx++) {
+      for (let o = 0; o < f; o++) {
+        out.push(Math.max(conv(2 * qy, 2 * qx, o), conv(2 * qy, 2 * qx + 1, o), conv(2 * qy + 1, 2 * qx, o), conv(2 * qy + 1, 2 * qx + 1, o)));
+      }
+    }
+  }
+  return out;
+}
+
+const randoms = (rng: Rng, n: number, s = 1) => Array.from({ length: n }, () => s * (2 * rng.next() - 1));
+
+test('conv stem equals a direct 3×3 convolution + ReLU + 2×2 max pooling within each patch', async () => {
+  const c = 2;
+  const f = 3;
+  const cfg = stemCfg(c, f);
+  const rng = new Rng(3);
+  const n = 2;
+  const L = 4;
+  const P = 16 * c;
+  const x = randoms(rng, n * L * P);
+  const w = randoms(rng, 9 * c * f);
+  const b = randoms(rng, f, 0.1);
+  const g = new Graph('stem');
+  const xin = g.input('x', 'float64', [n, L, P]);
+  const W = { 'stem.conv.weight': g.input('w', 'float64', [9 * c, f]), 'stem.conv.bias': g.input('b', 'float64', [f]) };
+  g.output(convStem(g, cfg, W, xin), 'y');
+  const out = await runGraph(g, {
+    x: hostTensor('float64', [n, L, P], Float64Array.from(x)),
+    w: hostTensor('float64', [9 * c, f], Float64Array.from(w)),
+    b: hostTensor('float64', [f], Float64Array.from(b)),
+  });
+  assert.deepEqual(out.y.dims, [n, L, 4 * f]);
+  const got = toNumbers(out.y);
+  const want: number[] = [];
+  for (let t = 0; t < n * L; t++) want.push(...referenceStem(x.slice(t * P, (t + 1) * P), 4, c, w, b, f));
+  const worst = Math.max(...got.map((v, i) => Math.abs(v - want[i])));
+  assert.ok(worst < 1e-12, `worst |difference| ${worst}`);
+  assert.ok(want.some((v) => v === 0) && want.some((v) => v > 0), 'the ReLU is exercised on both sides');
+});
+
+test('conv stem: gradient in the pixels, the kernel and the bias matches finite differences (float64)', async () => {
+  const c = 2;
+  const f = 3;
+  const cfg = stemCfg(c, f);
+  const rng = new Rng(8);
+  const r = await gradcheck({
+    inputs: [
+      { name: 'x', shape: [1, 2, 16 * c], data: randoms(rng, 32 * c) },
+      { name: 'w', shape: [9 * c, f], data: randoms(rng, 9 * c * f) },
+      { name: 'b', shape: [f], data: randoms(rng, f, 0.1) },
+    ],
+    build: (g, [x, w, b]) => convStem(g, cfg, { 'stem.conv.weight': w, 'stem.conv.bias': b }, x),
+  });
+  console.log(`conv stem gradcheck float64: ${r.errors.map((e) => `${e.name} ${e.error.toExponential(2)}`).join(', ')} (bound 1e-6)`);
+  assert.ok(r.worst < 1e-6, JSON.stringify(r.errors));
+});
+
+test('masking stays sound: visible tokens\' embeddings do not change when hidden patches\' pixels do', async () => {
+  const cfg = modelConfig('vit-micro-d2-p4-convstem32', 8, 3, 3, 'float64');
+  const specs = paramSpecs(cfg);
+  const init = initParams(specs, 1);
+  const g = new Graph('masking');
+  const used = specs.filter((s) => s.name === 'pos' || s.name.startsWith('embed') || s.name.startsWith('stem'));
+  const W = paramInputs(g, used, 'float64', 'p.', 'parameter');
+  const images = g.input('images', 'uint8', [1, 3, 8, 8]);
+  g.output(embed(g, W, patchify(g, cfg, normalizeImages(g, cfg, images)), cfg), 'tokens'); // [1, 4, D]
+  const feeds = Object.fromEntries(used.map((s) => [`p.${s.name}`, hostTensor('float64', s.shape, init.get(s.name)!)]));
+  const rng = new Rng(4);
+  const base = Uint8Array.from({ length: 3 * 64 }, () => rng.int(256));
+  const inPatch = (i: number) => Math.floor((i % 64) / 8 / 4) * 2 + Math.floor((i % 8) / 4); // patch of pixel i (row-major 2×2 grid)
+  const tokens = async (img: Uint8Array) => toNumbers((await runGraph(g, { ...feeds, images: hostTensor('uint8', [1, 3, 8, 8], img) })).tokens);
+  const D = cfg.preset.dim;
+  const before = await tokens(base);
+  // Patches 1 and 2 hidden: every one of their pixels changes; patches 0 and 3 are visible.
+  const changed = base.map((v, i) => ([1, 2].includes(inPatch(i)) ? 255 - v : v));
+  const after = await tokens(changed);
+  for (const t of [0, 3]) assert.deepEqual(after.slice(t * D, (t + 1) * D), before.slice(t * D, (t + 1) * D), `visible token ${t} changed`);
+  for (const t of [1, 2]) assert.notDeepEqual(after.slice(t * D, (t + 1) * D), before.slice(t * D, (t + 1) * D), `hidden token ${t} did not change: the test would prove nothing`);
+});
+
+test('vit-micro-d2-p4-convstem32 exports, its gradients.onnx has a stem gradient, and it trains through the CLI', async () => {
+  const art = path.join(tmp, 'art');
+  const m = exportArtifacts({ preset: 'vit-micro-d2-p4-convstem32', imageSize: 8, channels: 1, classes: 2, labeledBatch: 2, unlabeledBatch: 4, out: art });
+  assert.ok(m.parameters.some((s) => s.name === 'stem.conv.weight' && s.shape.join() === '9,32'));
+  assert.deepEqual(m.parameters.find((s) => s.name === 'embed.weight')!.shape, [4 * 32, 128]);
+  const data = await writeTopBottomFolder(path.join(tmp, 'labeled'));
+  const r = spawnSync(process.execPath, [CLI, 'train', '--artifacts', art, '--labeled', data, '--labels-per-class', '3',
+    '--val-per-class', '2', '--steps', '4', '--eval-every', '2', '--threads', '1', '--quiet', '--out', path.join(tmp, 'run')], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /done: step 4/);
+});
