@@ -74,6 +74,9 @@ export class SSMAETrainer {
   private chunk: Session | null = null;
   /** K steps of supervised_chunk.onnx, for the supervised phase (artifacts exported before it run one step per run). */
   private supervisedChunk: Session | null = null;
+  /** gate_closed_step.onnx / gate_closed_chunk.onnx: joint steps while the gate is closed, without the dead work (--skip-closed). */
+  private closedStep: Session | null = null;
+  private closedChunk: Session | null = null;
   private classifier!: Classifier;
   private model!: ModelState;
   private step = 0;
@@ -138,6 +141,12 @@ export class SSMAETrainer {
     }
     if (chunked && graphs.supervised_chunk && this.supervised) {
       this.supervisedChunk = await Session.create(this.art.path(graphs.supervised_chunk.file), opts);
+    }
+    // While the gate is closed the teacher and the strong views' classification only feed terms weighted 0: with
+    // --skip-closed (the default) such steps run gate_closed_step.onnx, when the artifacts have it.
+    if (this.cfg.skipClosed && this.cfg.method === 'ssmae' && graphs.gate_closed_step) {
+      this.closedStep = await Session.create(this.art.path(graphs.gate_closed_step.file), opts);
+      if (chunked && graphs.gate_closed_chunk) this.closedChunk = await Session.create(this.art.path(graphs.gate_closed_chunk.file), opts);
     }
     this.classifier = await Classifier.create(this.art, this.modelWeights(), opts);
   }
@@ -307,8 +316,7 @@ export class SSMAETrainer {
    * exists only at its ends); otherwise one step.
    */
   private stepsThisRun(total: number): number {
-    const supervised = phaseOf(this.cfg, this.step + 1) === 'supervised';
-    const K = (supervised ? this.supervisedChunk : this.chunk) ? this.art.manifest.stepsPerRun : 1;
+    const K = this.sessionFor(this.step + 1, true) ? this.art.manifest.stepsPerRun : 1;
     if (K === 1 || this.step + K > total) return 1;
     for (let t = this.step + 1; t < this.step + K; t++) {
       if (t % this.cfg.evalEvery === 0 || t % this.cfg.checkpointEvery === 0 || phaseOf(this.cfg, t) !== phaseOf(this.cfg, t + 1)) return 1;
@@ -353,9 +361,7 @@ export class SSMAETrainer {
       da_ratio: this.alignRatio(),
       label_smoothing: this.scalar(c.labelSmoothing),
     };
-    const session = phase === 'supervised' && this.supervised
-      ? (k > 1 ? this.supervisedChunk! : this.supervised)
-      : (k > 1 ? this.chunk! : this.session!);
+    const session = this.sessionFor(t0 + 1, k > 1)!;
     if (c.labelSmoothing > 0 && !session.inputNames.includes('label_smoothing')) {
       throw new UsageError(`--label-smoothing ${c.labelSmoothing}: the artifacts in ${c.artifacts} were exported before label smoothing ` +
         'existed (their step graphs have no label_smoothing input); export them again with this version of ssmae export');
@@ -396,6 +402,18 @@ export class SSMAETrainer {
     return outcomes;
   }
 
+  /**
+   * The graph that takes step t (the first of a chunk when `chunk`; null: no chunk graph for it): supervised steps
+   * the supervised graphs when the artifacts have them, joint steps with the gate closed the gate-closed graphs when
+   * loaded, everything else train_step / train_chunk. The gate is fixed within a chunk, so its first step decides.
+   */
+  private sessionFor(t: number, chunk: boolean): Session | null {
+    const phase = phaseOf(this.cfg, t);
+    if (phase === 'supervised' && this.supervised) return chunk ? this.supervisedChunk : this.supervised;
+    if (phase === 'joint' && !this.gate.open && this.closedStep) return chunk ? this.closedChunk : this.closedStep;
+    return chunk ? this.chunk : this.session;
+  }
+
   /** Distribution alignment's factor per class: uniform prior / running mean of teacher predictions (ones: off). */
   private alignRatio(): HostTensor {
     const K = this.art.cfg.classes;
@@ -407,6 +425,8 @@ export class SSMAETrainer {
     await this.chunk?.release();
     await this.supervisedChunk?.release();
     await this.supervised?.release();
+    await this.closedStep?.release();
+    await this.closedChunk?.release();
     await this.session?.release();
     await this.classifier?.release();
   }

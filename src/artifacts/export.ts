@@ -5,9 +5,9 @@ import { serialize } from '../graph/serialize.js';
 import { FloatDType } from '../graph/types.js';
 import { countParams, initParams, paramSpecs } from '../models/params.js';
 import { modelConfig, keepCount, numPatches } from '../models/presets.js';
-import { StepShapes, buildEval, buildGradients, buildSupervisedStep, buildTrainStep } from '../models/step.js';
+import { StepShapes, buildClosedStep, buildEval, buildGradients, buildSupervisedStep, buildTrainStep } from '../models/step.js';
 import { BuildOptions } from '../models/vit.js';
-import { buildSupervisedChunk, buildTrainChunk } from '../models/chunk.js';
+import { buildClosedChunk, buildSupervisedChunk, buildTrainChunk } from '../models/chunk.js';
 import { StagedFiles, ensureWritableDir, sha256 } from './files.js';
 import { Manifest, MANIFEST_FORMAT, graphSpec } from './manifest.js';
 import { NamedTensor, encodeSafetensors } from './safetensors.js';
@@ -30,7 +30,7 @@ export interface ExportOptions {
   /** Optimizer steps per run of train_chunk.onnx and supervised_chunk.onnx (ONNX Loops); 1 writes no chunk graph. */
   stepsPerRun?: number;
   /** Skip graphs not needed (tests that only check gradients). */
-  graphs?: ('train_step' | 'train_chunk' | 'supervised_step' | 'supervised_chunk' | 'gradients' | 'eval')[];
+  graphs?: ('train_step' | 'train_chunk' | 'supervised_step' | 'supervised_chunk' | 'gate_closed_step' | 'gate_closed_chunk' | 'gradients' | 'eval')[];
   log?: (msg: string) => void;
 }
 
@@ -47,13 +47,15 @@ export function exportArtifacts(o: ExportOptions): Manifest {
   ensureWritableDir(o.out);
   const specs = paramSpecs(cfg);
   const shapes: StepShapes = { labeledBatch: d.labeledBatch, unlabeledBatch: d.unlabeledBatch };
-  const chunks = ['train_chunk', 'supervised_chunk'] as const;
-  const wanted = new Set(o.graphs ?? ['train_step', 'supervised_step', 'gradients', 'eval', ...(d.stepsPerRun > 1 ? chunks : [])]);
+  const chunks = ['train_chunk', 'supervised_chunk', 'gate_closed_chunk'] as const;
+  const wanted = new Set(o.graphs ?? ['train_step', 'supervised_step', 'gate_closed_step', 'gradients', 'eval', ...(d.stepsPerRun > 1 ? chunks : [])]);
   const builders = {
     train_step: () => buildTrainStep(cfg, specs, shapes, o.build),
     train_chunk: () => buildTrainChunk(cfg, specs, shapes, d.stepsPerRun, o.build),
     supervised_step: () => buildSupervisedStep(cfg, specs, shapes, o.build),
     supervised_chunk: () => buildSupervisedChunk(cfg, specs, shapes, d.stepsPerRun, o.build),
+    gate_closed_step: () => buildClosedStep(cfg, specs, shapes, o.build),
+    gate_closed_chunk: () => buildClosedChunk(cfg, specs, shapes, d.stepsPerRun, o.build),
     gradients: () => buildGradients(cfg, specs, shapes, o.build),
     eval: () => buildEval(cfg, specs, o.build),
   };

@@ -68,6 +68,7 @@ export function trainCommand(y: Argv) {
       .option('gate-min-step', { type: 'number', default: D.gate.minStep, describe: 'no evaluation before this step opens the gate (the paper waits 10 epochs); 0: from the first evaluation' })
       .option('gate-patience', { type: 'number', default: D.gate.patience, describe: 'evaluations in a row past the threshold before the gate changes' })
       .option('gate-can-close', { type: 'boolean', default: D.gate.canClose, describe: 'let the gate close again if the figure falls below the threshold' })
+      .option('skip-closed', { type: 'boolean', default: D.skipClosed, describe: 'while the gate is closed, run gate_closed_step.onnx: reconstruction and labeled cross-entropy only, without the teacher\'s forward pass and the strong views\' classification, whose loss is then weighted 0 anyway (about half the step\'s work). Same training up to float rounding, except that distribution alignment\'s running mean of teacher predictions starts at the gate\'s opening. --no-skip-closed reproduces runs of earlier versions exactly' })
       .option('flip', { type: 'boolean', default: D.flip, describe: 'horizontal flips in augmentation (off for digits and text)' })
       .option('crop-pad', { type: 'number', describe: 'pixels of pad-and-random-crop in the weak view (default: 1/8 of the image side; 0 turns shifts off)' })
       .option('eval-every', { type: 'number', default: D.evalEvery, describe: 'steps between validation evaluations (gate decisions)' })
@@ -105,7 +106,7 @@ export function trainCommand(y: Argv) {
         seed: pick('seed', a.seed), lr: pick('lr', a.lr), minLr: pick('min-lr', a['min-lr']), warmupSteps: pick('warmup-steps', a['warmup-steps']),
         weightDecay: pick('weight-decay', a['weight-decay']), clipNorm: pick('clip-norm', a['clip-norm']), emaDecay: pick('ema-decay', a['ema-decay']),
         teacher: pick('teacher', a.teacher), tau: pick('tau', a.tau), agree: pick('agree', a.agree), distAlign: pick('dist-align', a['dist-align']), lambdaRec: pick('lambda-rec', a['lambda-rec']),
-        lambdaL: pick('lambda-l', a['lambda-l']), lambdaU: pick('lambda-u', a['lambda-u']), labelSmoothing: pick('label-smoothing', a['label-smoothing']), flip: pick('flip', a.flip), cropPad: a['crop-pad'],
+        lambdaL: pick('lambda-l', a['lambda-l']), lambdaU: pick('lambda-u', a['lambda-u']), labelSmoothing: pick('label-smoothing', a['label-smoothing']), skipClosed: pick('skip-closed', a['skip-closed']), flip: pick('flip', a.flip), cropPad: a['crop-pad'],
         evalEvery: pick('eval-every', a['eval-every']), logEvery: pick('log-every', a['log-every']),
         checkpointEvery: pick('checkpoint-every', a['checkpoint-every']), cacheDir: a['cache-dir'],
         gate: {

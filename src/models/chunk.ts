@@ -9,7 +9,7 @@ import { Graph } from '../graph/builder.js';
 import { FloatDType, Tensor } from '../graph/types.js';
 import { ParamSpec } from './params.js';
 import { ModelConfig, keepCount, numPatches } from './presets.js';
-import { OptimHyper, OptimState, STATE_KINDS, STAT_OUTPUTS, StepShapes, evalSpecs, labelSmoothingInput, stateInputs, stepBody, supervisedBody } from './step.js';
+import { OptimHyper, OptimState, STATE_KINDS, STAT_OUTPUTS, StepShapes, closedBody, evalSpecs, labelSmoothingInput, stateInputs, stepBody, supervisedBody } from './step.js';
 import { BuildOptions } from './vit.js';
 
 /** The outer inputs every chunk starts with: the state, the step count before the chunk, the fixed optimizer scalars. */
@@ -142,6 +142,43 @@ export function buildSupervisedChunk(cfg: ModelConfig, specs: readonly ParamSpec
   };
   loopSteps(g, used, K, inputs, (body, state, step, at) => {
     const r = supervisedBody(body, cfg, used, state, { step, lr: at(stacks.lr), ...inputs.fixed }, at(stacks.images), at(stacks.labels), labelSmoothing, opts);
+    return { state: r.state, perStep: statsPerStep(r.stats) };
+  });
+  return g;
+}
+
+/**
+ * gate_closed_chunk.onnx: K steps of gate_closed_step.onnx (reconstruction + labeled cross-entropy, no teacher and no
+ * strong views), for the stretches of a run during which the gate is closed.
+ */
+export function buildClosedChunk(cfg: ModelConfig, specs: readonly ParamSpec[], shapes: StepShapes, K: number,
+  opts: BuildOptions = {}): Graph {
+  const g = new Graph('ssmae_gate_closed_chunk');
+  const dt = cfg.dtype;
+  const { labeledBatch: bl, unlabeledBatch: bu } = shapes;
+  const b = bl + bu;
+  const img = [cfg.channels, cfg.imageSize, cfg.imageSize];
+  const L = numPatches(cfg);
+  const inputs = chunkInputs(g, specs, dt);
+  const policy = {
+    lambdaRec: g.input('lambda_rec', dt, [], 'weight of the reconstruction loss'),
+    lambdaL: g.input('lambda_l', dt, [], 'weight of the labeled cross-entropy'),
+    labelSmoothing: labelSmoothingInput(g, dt),
+  };
+  const stacks = {
+    lr: g.input('lr', dt, [K], 'learning rate of each step'),
+    labeledImages: g.input('images_labeled', 'uint8', [K, bl, ...img], 'labeled images per step'),
+    labels: g.input('labels', 'int64', [K, bl], 'labels per step'),
+    weakImages: g.input('images_weak', 'uint8', [K, bu, ...img], 'weak views per step (reconstruction)'),
+    idsKeep: g.input('ids_keep', 'int64', [K, b, keepCount(cfg)], 'visible patches per step'),
+    idsRestore: g.input('ids_restore', 'int64', [K, b, L], 'inverse shuffles per step'),
+    mask: g.input('mask', dt, [K, b, L], 'hidden-patch masks per step'),
+  };
+  loopSteps(g, specs, K, inputs, (body, state, step, at) => {
+    const r = closedBody(body, cfg, specs, state, { step, lr: at(stacks.lr), ...inputs.fixed }, {
+      labeledImages: at(stacks.labeledImages), labels: at(stacks.labels), weakImages: at(stacks.weakImages),
+      masking: { idsKeep: at(stacks.idsKeep), idsRestore: at(stacks.idsRestore), mask: at(stacks.mask) },
+    }, policy, opts);
     return { state: r.state, perStep: statsPerStep(r.stats) };
   });
   return g;

@@ -1,0 +1,108 @@
+// Steps per second with and without compute skipping, gate closed and gate open, in one run: train_step.onnx with
+// gate_open = 0 (what a closed-gate step cost before gate_closed_step.onnx), gate_closed_step.onnx (what it costs
+// now), and train_step.onnx with gate_open = 1 (an open-gate step, the same graph before and after). Rounds
+// alternate the three so that load from other processes falls on all of them alike; medians per variant. Also says
+// whether gate_closed_step's outputs are bit-identical to train_step's with gate_open = 0 at this shape.
+//   node dist/bench/gate-closed-speed.js --preset vit-micro-d2-p4 --image-size 32 --channels 3 --bl 16 --bu 48 --threads 1
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { exportArtifacts } from '../src/artifacts/export.js';
+import { loadArtifacts, loadInitialWeights } from '../src/artifacts/load.js';
+import { drawMasks } from '../src/algorithm/masking.js';
+import { Rng } from '../src/data/rng.js';
+import { Session } from '../src/runtime/session.js';
+import { HostTensor, hostTensor, scalarTensor } from '../src/runtime/tensor.js';
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : def;
+}
+
+const preset = arg('preset', 'vit-micro-d2-p4');
+const size = Number(arg('image-size', '32'));
+const channels = Number(arg('channels', '3'));
+const bl = Number(arg('bl', '16'));
+const bu = Number(arg('bu', '48'));
+const threads = Number(arg('threads', '1'));
+const rounds = Number(arg('rounds', '4'));
+const perRound = Number(arg('steps', '5'));
+const dir = path.join(os.tmpdir(), `ssmae-bench-closed-${preset}-${size}x${channels}-${bl}-${bu}`);
+
+exportArtifacts({ preset, imageSize: size, channels, classes: 10, labeledBatch: bl, unlabeledBatch: bu, out: dir, graphs: ['train_step', 'gate_closed_step'] });
+const a = loadArtifacts(dir, { verify: false });
+const m = a.manifest;
+const w = loadInitialWeights(a);
+const rng = new Rng(0);
+const B = bl + bu;
+const img = (n: number) => hostTensor('uint8', [n, channels, size, size], Uint8Array.from({ length: n * channels * size * size }, () => rng.int(256)));
+const base: Record<string, HostTensor> = {};
+for (const s of m.parameters) {
+  const init = w.get(s.name)!.data as Float32Array;
+  base[`p.${s.name}`] = hostTensor('float32', s.shape, init.slice());
+  base[`ema.${s.name}`] = hostTensor('float32', s.shape, init.slice());
+  base[`m.${s.name}`] = hostTensor('float32', s.shape);
+  base[`v.${s.name}`] = hostTensor('float32', s.shape);
+}
+const mk = drawMasks(rng, B, m.numPatches, m.keep);
+Object.assign(base, {
+  images_labeled: img(bl), images_weak: img(bu), images_strong: img(bu),
+  labels: hostTensor('int64', [bl], BigInt64Array.from({ length: bl }, () => BigInt(rng.int(10)))),
+  ids_keep: hostTensor('int64', [B, m.keep], mk.idsKeep), ids_restore: hostTensor('int64', [B, m.numPatches], mk.idsRestore),
+  mask: hostTensor('float32', [B, m.numPatches], mk.mask), da_ratio: hostTensor('float32', [10], new Float32Array(10).fill(1)),
+});
+const policy = { step: 1, lr: 1e-4, weight_decay: 0.05, clip_norm: 1, ema_decay: 0.99, tau: 0.95, agree: 0, lambda_rec: 1, lambda_l: 1, lambda_u: 1, label_smoothing: 0 };
+for (const [k, v] of Object.entries(policy)) base[k] = scalarTensor('float32', v);
+
+const full = await Session.create(a.path('train_step.onnx'), { threads });
+const closed = await Session.create(a.path('gate_closed_step.onnx'), { threads });
+const variants = [
+  { name: 'gate closed, before (train_step, gate_open 0)', session: full, gate: 0 },
+  { name: 'gate closed, after (gate_closed_step)', session: closed, gate: 0 },
+  { name: 'gate open (train_step, gate_open 1; unchanged)', session: full, gate: 1 },
+];
+const feedsFor = (s: Session, gate: number) => {
+  const f: Record<string, HostTensor> = { ...base, gate_open: scalarTensor('float32', gate) };
+  return Object.fromEntries(s.inputNames.map((n) => [n, f[n]]));
+};
+
+// Bit-identity at this shape: one step from the same state.
+const want = await full.run(feedsFor(full, 0));
+const got = await closed.run(feedsFor(closed, 0));
+let differing = 0;
+let worst = 0;
+for (const name of Object.keys(got)) {
+  const x = want[name].data as Float32Array;
+  const y = got[name].data as Float32Array;
+  const scale = Math.max(1e-12, ...Array.from(x, (v) => Math.abs(Number(v))));
+  let differs = false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) { differs = true; worst = Math.max(worst, Math.abs(x[i] - y[i]) / scale); }
+  if (differs) differing++;
+}
+
+const times = variants.map(() => [] as number[]);
+for (let r = 0; r < rounds; r++) {
+  for (const [i, v] of variants.entries()) {
+    const feeds = feedsFor(v.session, v.gate);
+    await v.session.run(feeds); // warm
+    for (let s = 0; s < perRound; s++) {
+      const t0 = performance.now();
+      await v.session.run(feeds);
+      times[i].push(performance.now() - t0);
+    }
+  }
+}
+await full.release();
+await closed.release();
+const median = (t: number[]) => [...t].sort((x, y) => x - y)[Math.floor(t.length / 2)];
+const lines = variants.map((v, i) => ({
+  what: v.name, preset, image: `${size}x${size}x${channels}`, labeled: bl, unlabeled: bu, threads,
+  step_ms_median: +median(times[i]).toFixed(1), steps_per_s: +(1000 / median(times[i])).toFixed(2), samples: times[i].length,
+}));
+const out = [...lines, { what: 'gate_closed_step vs train_step (gate_open 0), one step', outputs: Object.keys(got).length, differing_outputs: differing, worst_relative_difference: worst }];
+for (const l of out) console.log(JSON.stringify(l));
+const save = arg('save', '');
+if (save) {
+  fs.mkdirSync(path.dirname(save), { recursive: true });
+  fs.writeFileSync(save, out.map((l) => JSON.stringify(l)).join('\n') + '\n');
+}
