@@ -131,6 +131,7 @@ for (const c of configs) {
   });
   for (const [k, v] of Object.entries({ step: 1, lr: 1e-4, weight_decay: 0.05, clip_norm: 1, ema_decay: 0.99, gate_open: 1, tau: 0, agree: 0, lambda_rec: 1, lambda_l: 1, lambda_u: 1, label_smoothing: 0 })) feeds[k] = scalarTensor('float32', v);
   feeds.da_ratio = hostTensor('float32', [10], new Float32Array(10).fill(1));
+  feeds.tau = hostTensor('float32', [10], new Float32Array(10).fill(0)); // per class
   const s = await Session.create(a.path('train_step.onnx'));
   // Ceiling: the step's largest matrix product shape class — all tokens of the batch through the MLP's first layer —
   // timed alternately with the step itself.

@@ -53,6 +53,7 @@ Object.assign(base, {
 });
 const policy = { step: 1, lr: 1e-4, weight_decay: 0.05, clip_norm: 1, ema_decay: 0.99, tau: 0.95, agree: 0, lambda_rec: 1, lambda_l: 1, lambda_u: 1, label_smoothing: 0 };
 for (const [k, v] of Object.entries(policy)) base[k] = scalarTensor('float32', v);
+base.tau = hostTensor('float32', [10], new Float32Array(10).fill(policy.tau)); // per class
 
 const full = await Session.create(a.path('train_step.onnx'), { threads });
 const closed = await Session.create(a.path('gate_closed_step.onnx'), { threads });

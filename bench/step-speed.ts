@@ -59,6 +59,7 @@ Object.assign(feeds, {
 const policy = { lr: 1e-4, weight_decay: 0.05, clip_norm: 1, ema_decay: 0.999, gate_open: 1, tau: 0, agree: 0, lambda_rec: 1, lambda_l: 1, lambda_u: 1, label_smoothing: 0 };
 for (const [k, v] of Object.entries(policy)) feeds[k] = scalarTensor('float32', v);
 feeds.da_ratio = hostTensor('float32', [10], new Float32Array(10).fill(1));
+feeds.tau = hostTensor('float32', [10], new Float32Array(10).fill(policy.tau)); // per class
 if (K > 1) {
   // The same batch K times, stacked on a leading axis (timing only), and one learning rate per step.
   for (const name of ['images_labeled', 'images_weak', 'images_strong', 'labels', 'ids_keep', 'ids_restore', 'mask']) {

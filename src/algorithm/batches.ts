@@ -12,6 +12,8 @@ export interface Batch {
   feeds: Record<string, HostTensor>;
   /** True labels of the unlabeled images in this batch (-1 unknown): for pseudo-label precision only. */
   hiddenLabels: Int32Array;
+  /** Index of each unlabeled image of this batch in the unlabeled set (per-image pseudo-label state, FlexMatch). */
+  unlabeledIndex: Int32Array;
 }
 
 export class BatchSource {
@@ -66,6 +68,7 @@ export class BatchSource {
         images_strong: hostTensor('uint8', [this.bu, ...this.dims], strongU),
       },
       hiddenLabels: hidden,
+      unlabeledIndex: Int32Array.from(ui),
     };
   }
 }

@@ -14,6 +14,7 @@ import { AtomicOptions, UsageError, writeFileAtomic } from '../artifacts/files.j
 import { NamedTensor, decodeSafetensors, encodeSafetensors } from '../artifacts/safetensors.js';
 import { FloatDType } from '../graph/types.js';
 import type { GateState } from './gate.js';
+import type { ThresholdState } from './thresholds.js';
 import { STATE_KINDS } from '../models/step.js';
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -35,6 +36,8 @@ export interface LoopState {
   samplers: Record<string, unknown>;
   /** Running mean of the teacher's predictions (distribution alignment). */
   teacherMean: number[];
+  /** Adaptive pseudo-label thresholds (thresholds.ts); absent in checkpoints of earlier versions and for --threshold fixed. */
+  thresholds?: ThresholdState;
   /** The resolved config the run was started with. */
   config: unknown;
   /**

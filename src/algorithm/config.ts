@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { UsageError } from '../artifacts/files.js';
 import { Device, DEVICES } from '../runtime/session.js';
 import { GATE_DEFAULTS, GATE_METRICS, GateConfig } from './gate.js';
+import { THRESHOLD_MODES, ThresholdMode } from './thresholds.js';
 
 export type Method = 'ssmae' | 'no-gate' | 'labels-only' | 'mae-finetune';
 export const METHODS: readonly Method[] = ['ssmae', 'no-gate', 'labels-only', 'mae-finetune'];
@@ -29,6 +30,8 @@ export interface TrainConfig {
   emaDecay: number;
   teacher: 'ema' | 'student';
   tau: number;
+  threshold: ThresholdMode; // how τ is set per class (thresholds.ts)
+  thresholdMomentum: number; // freematch's EMA factor
   agree: boolean;
   distAlign: boolean;  // distribution alignment of the teacher's predictions (ReMixMatch)
   lambdaRec: number;
@@ -67,6 +70,9 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'artifacts' | 'labeled' | 'out'> 
   emaDecay: 0.99,        // a time constant of ~100 steps: the teacher follows within a short CPU run
   teacher: 'ema',
   tau: 0.95,             // FixMatch's confidence threshold
+  threshold: 'fixed',    // the same τ for every class, as before
+  // FreeMatch's paper uses 0.999 over 2^20 steps; runs here are thousands of steps, so a ~100-step time constant
+  thresholdMomentum: 0.99,
   agree: false,
   distAlign: true,       // rescales pseudo-label probabilities toward a uniform class prior; off: --no-dist-align
   lambdaRec: 1,
@@ -159,6 +165,8 @@ export function validate(c: TrainConfig): TrainConfig {
   if (!(c.emaDecay >= 0 && c.emaDecay < 1)) bad(`--ema-decay must be in [0, 1), got ${c.emaDecay}`);
   if (!(c.labelSmoothing >= 0 && c.labelSmoothing < 1)) bad(`--label-smoothing must be in [0, 1), got ${c.labelSmoothing}`);
   if (!(c.tau >= 0 && c.tau <= 1)) bad(`--tau must be in [0, 1], got ${c.tau}`);
+  if (!THRESHOLD_MODES.includes(c.threshold)) bad(`--threshold must be one of ${THRESHOLD_MODES.join(', ')}, got ${c.threshold}`);
+  if (!(c.thresholdMomentum >= 0 && c.thresholdMomentum < 1)) bad(`--threshold-momentum must be in [0, 1), got ${c.thresholdMomentum}`);
   if (!(c.gate.threshold >= 0 && c.gate.threshold <= 1)) bad(`--gate-threshold must be in [0, 1], got ${c.gate.threshold}`);
   posInt(c.gate.patience, '--gate-patience');
   if (!GATE_METRICS.includes(c.gate.metric)) bad(`--gate-metric must be one of ${GATE_METRICS.join(', ')}, got ${c.gate.metric}`);

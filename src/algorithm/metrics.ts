@@ -10,7 +10,7 @@ import type { GateDecision, ValidationFigures } from './gate.js';
 export const CSV_COLUMNS = [
   'step', 'train/loss', 'train/rec_loss', 'train/ce_labeled', 'train/ce_pseudo', 'train/pseudo_mask_rate',
   'train/pseudo_precision', 'train/acc_labeled', 'train/grad_norm', 'train/lr', 'val/acc', 'gate/open',
-  'time/step_ms', 'time/images_per_s', 'val/confident_acc', 'val/confident_rate',
+  'time/step_ms', 'time/images_per_s', 'val/confident_acc', 'val/confident_rate', 'train/tau_mean',
 ] as const;
 
 export type Row = Partial<Record<(typeof CSV_COLUMNS)[number], number | null>> & { step: number };

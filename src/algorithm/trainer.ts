@@ -18,6 +18,7 @@ import { Checkpoint, Float, ModelState, checkCheckpointMatches, loadLatestCheckp
 import { Classifier, predictions } from './classifier.js';
 import { TrainConfig } from './config.js';
 import { GateDecision, ValidationFigures, ValidationGate, validationFigures } from './gate.js';
+import { ThresholdState, Thresholds } from './thresholds.js';
 import { MaskBatch, drawMasks } from './masking.js';
 import { IntervalStats, MetricsLog, Row, truncateAfter } from './metrics.js';
 import { learningRateAt, lossWeights, phaseOf } from './schedule.js';
@@ -62,6 +63,8 @@ export interface TrainResult {
   checkpoint: string | null;
 }
 
+const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+
 /** Running-mean momentum of distribution alignment: a time constant of ~100 steps, like the EMA teacher's. */
 const DA_MOMENTUM = 0.99;
 
@@ -92,6 +95,8 @@ export class SSMAETrainer {
   private interval = new IntervalStats();
   /** Running mean of the teacher's class probabilities on unlabeled images (distribution alignment); starts uniform. */
   private teacherMean: number[];
+  /** Per-class pseudo-label thresholds (--threshold), fed as tau [K]. */
+  private thresholds: Thresholds;
 
   constructor(readonly cfg: TrainConfig, readonly art: Artifacts, readonly data: SplitData, private readonly hooks: TrainHooks = {}) {
     this.gate = new ValidationGate(cfg.gate);
@@ -99,6 +104,12 @@ export class SSMAETrainer {
     this.batches = new BatchSource(data, art.manifest, cfg);
     this.shapes = new Map(art.manifest.parameters.map((s) => [s.name, s.shape]));
     this.teacherMean = new Array<number>(art.cfg.classes).fill(1 / art.cfg.classes);
+    this.thresholds = this.newThresholds();
+  }
+
+  private newThresholds(state?: ThresholdState): Thresholds {
+    const c = this.cfg;
+    return new Thresholds(c.threshold, c.tau, this.art.cfg.classes, this.data.unlabeled.n, c.thresholdMomentum, state);
   }
 
   get runDir(): string { return this.cfg.out; }
@@ -192,6 +203,7 @@ export class SSMAETrainer {
     this.batches.restore(c.loop.rngs, c.loop.samplers);
     this.teacherMean = c.loop.teacherMean;
     if (c.loop.interval !== undefined) this.interval.restore(c.loop.interval);
+    this.thresholds = this.newThresholds(c.loop.thresholds);
   }
 
   /**
@@ -223,6 +235,7 @@ export class SSMAETrainer {
         rngs: { mask: this.maskRng.state(), ...this.batches.rngStates() },
         samplers: this.batches.samplerStates(),
         teacherMean: this.teacherMean,
+        thresholds: this.thresholds.state(),
         config: this.cfg,
         ...(this.interval.empty ? {} : { interval: this.interval.state() }),
       },
@@ -303,6 +316,7 @@ export class SSMAETrainer {
     const phaseEnds = t < total && phaseOf(c, t) !== phaseOf(c, t + 1);
     if (t % c.logEvery === 0 || evalNow || checkpointNow || phaseEnds) {
       const row = interval.row(t, o.lr, evalNow ? this.lastVal : null, this.gate.open);
+      row['train/tau_mean'] = mean(this.thresholds.current());
       this.metrics.write(row);
       this.hooks.onLog?.(row);
     }
@@ -356,12 +370,16 @@ export class SSMAETrainer {
       // the next step of a chunk is taught by the student as this step left it, exactly as with one step per run.
       weight_decay: this.scalar(c.weightDecay), clip_norm: this.scalar(c.clipNorm),
       ema_decay: this.scalar(c.teacher === 'student' ? 0 : c.emaDecay),
-      gate_open: this.scalar(phase === 'joint' && this.gate.open ? 1 : 0), tau: this.scalar(c.tau), agree: this.scalar(c.agree ? 1 : 0),
+      gate_open: this.scalar(phase === 'joint' && this.gate.open ? 1 : 0), tau: this.tauInput(), agree: this.scalar(c.agree ? 1 : 0),
       lambda_rec: this.scalar(w.rec), lambda_l: this.scalar(w.l), lambda_u: this.scalar(w.u),
       da_ratio: this.alignRatio(),
       label_smoothing: this.scalar(c.labelSmoothing),
     };
     const session = this.sessionFor(t0 + 1, k > 1)!;
+    if (c.threshold !== 'fixed' && !this.tauPerClass) {
+      throw new UsageError(`--threshold ${c.threshold}: the artifacts in ${c.artifacts} take one τ for all classes (exported before ` +
+        'per-class thresholds); export them again with this version of ssmae export');
+    }
     if (c.labelSmoothing > 0 && !session.inputNames.includes('label_smoothing')) {
       throw new UsageError(`--label-smoothing ${c.labelSmoothing}: the artifacts in ${c.artifacts} were exported before label smoothing ` +
         'existed (their step graphs have no label_smoothing input); export them again with this version of ssmae export');
@@ -396,6 +414,16 @@ export class SSMAETrainer {
       const tm = out.teacher_mean.data as Float;
       for (let j = 0; j < k; j++) {
         for (let i = 0; i < K; i++) this.teacherMean[i] = DA_MOMENTUM * this.teacherMean[i] + (1 - DA_MOMENTUM) * tm[j * K + i];
+        // The thresholds learn from the teacher's view of each step, in order (fixed within this run).
+        if (out.pseudo_conf) {
+          const bu = m.unlabeledBatch;
+          this.thresholds.update({
+            conf: (out.pseudo_conf.data as Float).subarray(j * bu, (j + 1) * bu),
+            label: (out.pseudo_label.data as BigInt64Array).subarray(j * bu, (j + 1) * bu),
+            index: batches[j].batch.unlabeledIndex,
+            meanProbs: tm.subarray(j * K, (j + 1) * K),
+          });
+        }
       }
     }
     this.step = t0 + k;
@@ -412,6 +440,20 @@ export class SSMAETrainer {
     if (phase === 'supervised' && this.supervised) return chunk ? this.supervisedChunk : this.supervised;
     if (phase === 'joint' && !this.gate.open && this.closedStep) return chunk ? this.closedChunk : this.closedStep;
     return chunk ? this.chunk : this.session;
+  }
+
+  /** The per-class thresholds as the graph's tau input: [K], or a scalar for artifacts exported before per-class τ. */
+  private tauInput(): HostTensor {
+    const dt = this.art.cfg.dtype;
+    const tau = this.thresholds.current();
+    if (!this.tauPerClass) return this.scalar(tau[0]);
+    return hostTensor(dt, [tau.length], dt === 'float64' ? Float64Array.from(tau) : Float32Array.from(tau));
+  }
+
+  /** Whether the step graphs take tau per class ([K]); artifacts of earlier versions take one scalar. */
+  private get tauPerClass(): boolean {
+    const spec = this.art.manifest.graphs.train_step?.inputs.find((i) => i.name === 'tau');
+    return !spec || spec.shape.length === 1;
   }
 
   /** Distribution alignment's factor per class: uniform prior / running mean of teacher predictions (ones: off). */

@@ -6,6 +6,7 @@ import { hideBin } from 'yargs/helpers';
 import { loadArtifacts } from '../artifacts/load.js';
 import { METHODS, TRAIN_DEFAULTS, resolveConfig } from '../algorithm/config.js';
 import { GATE_METRICS } from '../algorithm/gate.js';
+import { THRESHOLD_MODES } from '../algorithm/thresholds.js';
 import { loadTrainingData } from '../algorithm/data.js';
 import { SSMAETrainer } from '../algorithm/trainer.js';
 import { loadRun } from '../algorithm/run.js';
@@ -55,6 +56,8 @@ export function trainCommand(y: Argv) {
       .option('ema-decay', { type: 'number', default: D.emaDecay, describe: 'teacher EMA decay; 0.99 follows the student within ~100 steps' })
       .option('teacher', { choices: ['ema', 'student'] as const, default: D.teacher, describe: 'who makes pseudo-labels (and is the final model)' })
       .option('tau', { type: 'number', default: D.tau, describe: 'confidence a pseudo-label needs (FixMatch: 0.95)' })
+      .option('threshold', { choices: THRESHOLD_MODES, default: D.threshold, describe: 'how the confidence threshold is set per class. fixed: --tau for every class (FixMatch). flexmatch: FlexMatch\'s curriculum (Zhang et al., 2021): τ scaled down for classes the teacher rarely predicts confidently yet, so hard classes get pseudo-labels too. freematch: FreeMatch\'s self-adaptive thresholds (Wang et al., 2023): an EMA of the teacher\'s own confidence, per class; ignores --tau. Try flexmatch when the pseudo-labels pile onto a few classes' })
+      .option('threshold-momentum', { type: 'number', default: D.thresholdMomentum, describe: 'freematch: EMA factor of its confidence averages (0.99: a time constant of ~100 steps)' })
       .option('agree', { type: 'boolean', default: D.agree, describe: 'also require the student\'s strong-view prediction to agree' })
       .option('dist-align', { type: 'boolean', default: D.distAlign, describe: 'distribution alignment: rescale the teacher\'s probabilities toward a uniform class prior before thresholding (--no-dist-align turns it off)' })
       .option('lambda-rec', { type: 'number', default: D.lambdaRec, describe: 'weight of the reconstruction loss' })
@@ -105,7 +108,7 @@ export function trainCommand(y: Argv) {
         steps: pick('steps', a.steps), pretrainSteps: a['pretrain-steps'], method: pick('method', a.method), device: pick('device', a.device), threads: a.threads,
         seed: pick('seed', a.seed), lr: pick('lr', a.lr), minLr: pick('min-lr', a['min-lr']), warmupSteps: pick('warmup-steps', a['warmup-steps']),
         weightDecay: pick('weight-decay', a['weight-decay']), clipNorm: pick('clip-norm', a['clip-norm']), emaDecay: pick('ema-decay', a['ema-decay']),
-        teacher: pick('teacher', a.teacher), tau: pick('tau', a.tau), agree: pick('agree', a.agree), distAlign: pick('dist-align', a['dist-align']), lambdaRec: pick('lambda-rec', a['lambda-rec']),
+        teacher: pick('teacher', a.teacher), tau: pick('tau', a.tau), threshold: pick('threshold', a.threshold), thresholdMomentum: pick('threshold-momentum', a['threshold-momentum']), agree: pick('agree', a.agree), distAlign: pick('dist-align', a['dist-align']), lambdaRec: pick('lambda-rec', a['lambda-rec']),
         lambdaL: pick('lambda-l', a['lambda-l']), lambdaU: pick('lambda-u', a['lambda-u']), labelSmoothing: pick('label-smoothing', a['label-smoothing']), skipClosed: pick('skip-closed', a['skip-closed']), flip: pick('flip', a.flip), cropPad: a['crop-pad'],
         evalEvery: pick('eval-every', a['eval-every']), logEvery: pick('log-every', a['log-every']),
         checkpointEvery: pick('checkpoint-every', a['checkpoint-every']), cacheDir: a['cache-dir'],

@@ -85,7 +85,7 @@ export function buildTrainChunk(cfg: ModelConfig, specs: readonly ParamSpec[], s
   const scalar = (name: string, doc: string) => g.input(name, dt, [], doc);
   const policy = {
     gateOpen: scalar('gate_open', '1 when the validation gate is open, else 0 (fixed within a chunk)'),
-    tau: scalar('tau', 'confidence threshold for pseudo-labels'),
+    tau: g.input('tau', dt, [cfg.classes], 'confidence threshold per class (fixed within a chunk)'),
     daRatio: g.input('da_ratio', dt, [cfg.classes], 'distribution alignment ratio (fixed within a chunk; ones: off)'),
     agree: scalar('agree', '1 to require weak/strong agreement for a pseudo-label'),
     lambdaRec: scalar('lambda_rec', 'weight of the reconstruction loss'),

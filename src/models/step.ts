@@ -33,7 +33,7 @@ export interface StepBatch {
 /** Scalars that TypeScript decides between runs: the pseudo-label policy and the loss weights. */
 export interface StepPolicy {
   gateOpen: Tensor;   // 1 or 0: pseudo-labels are used only when the gate is open
-  tau: Tensor;        // confidence threshold
+  tau: Tensor;        // [K] confidence threshold per class (fixed τ: the same value K times)
   daRatio: Tensor;    // [K] distribution alignment: teacher probabilities are multiplied by this and renormalized (ones: off)
   agree: Tensor;      // 1: also require the student's strong-view prediction to match the pseudo-label
   lambdaRec: Tensor;
@@ -71,7 +71,7 @@ export function stepInputs(g: Graph, cfg: ModelConfig, shapes: StepShapes): { ba
     },
     policy: {
       gateOpen: scalar('gate_open', '1 when the validation gate is open, else 0'),
-      tau: scalar('tau', 'confidence threshold for pseudo-labels'),
+      tau: g.input('tau', dt, [cfg.classes], 'confidence threshold per class: a pseudo-label of class c needs confidence ≥ tau[c]'),
       daRatio: g.input('da_ratio', dt, [cfg.classes], 'distribution alignment: target class prior / running mean of teacher predictions (ones: off)'),
       agree: scalar('agree', '1 to require weak/strong agreement for a pseudo-label'),
       lambdaRec: scalar('lambda_rec', 'weight of the reconstruction loss'),
@@ -130,8 +130,8 @@ export function lossTerms(g: Graph, cfg: ModelConfig, W: ParamSet, T: ParamSet, 
   const logits = classify(g, cfg, W, g.concat([batch.labeledImages, batch.strongImages], 0), opts); // [Bl+Bu, K]
   const logitsL = g.slice(logits, [0], [0], [bl]);
   const logitsU = g.slice(logits, [0], [bl], [bl + bu]);
-  // 2. selection: gate · [conf ≥ τ] · (agreement if asked)
-  const confident = g.cast(g.greaterOrEqual(pseudoConf, policy.tau), dt);
+  // 2. selection: gate · [conf ≥ τ(pseudo-label's class)] · (agreement if asked)
+  const confident = g.cast(g.greaterOrEqual(pseudoConf, g.gather(policy.tau, pseudoLabel, 0)), dt);
   const agrees = g.cast(g.equal(g.argMax(logitsU, 1), pseudoLabel), dt);
   const one = g.scalar(dt, 1);
   const agreeFactor = g.add(g.sub(one, policy.agree), g.mul(policy.agree, agrees));

@@ -24,12 +24,14 @@ export function batchFeeds(a: Artifacts, seed: number): Record<string, HostTenso
   };
 }
 
-/** Scalar policy inputs, plus da_ratio = ones (distribution alignment off) and label_smoothing = 0 unless given. */
+/** Scalar policy inputs (tau repeated per class), plus da_ratio = ones (distribution alignment off) and label_smoothing = 0 unless given. */
 export function policyFeeds(a: Artifacts, values: Record<string, number>): Record<string, HostTensor> {
   const k = a.manifest.classes;
   const ones = a.manifest.dtype === 'float64' ? new Float64Array(k).fill(1) : new Float32Array(k).fill(1);
   const out: Record<string, HostTensor> = { da_ratio: hostTensor(a.manifest.dtype, [k], ones) };
   for (const [k, v] of Object.entries({ label_smoothing: 0, ...values })) out[k] = scalarTensor(a.manifest.dtype, v);
+  // τ is per class: the same value for every class.
+  if ('tau' in values) out.tau = hostTensor(a.manifest.dtype, [k], a.manifest.dtype === 'float64' ? new Float64Array(k).fill(values.tau) : new Float32Array(k).fill(values.tau));
   return out;
 }
 
