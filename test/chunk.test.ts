@@ -73,7 +73,7 @@ test('a supervised Loop chunk of K = 3 steps equals 3 single steps of supervised
   const a = loadArtifacts(dir);
   const single = await Session.create(a.path('supervised_step.onnx'), { threads: 1 });
   const chunk = await Session.create(a.path('supervised_chunk.onnx'), { threads: 1 });
-  const hyper = (step: number) => Object.fromEntries(Object.entries({ weight_decay: 0.05, clip_norm: 1, ema_decay: 0.9, step })
+  const hyper = (step: number) => Object.fromEntries(Object.entries({ weight_decay: 0.05, clip_norm: 1, ema_decay: 0.9, label_smoothing: 0, step })
     .map(([n, v]) => [n, scalarTensor('float32', v)]));
   // The classifier's state only: neither graph reads the MAE decoder.
   const state0 = Object.fromEntries(Object.entries(stateFeeds(a, ['p', 'm', 'v', 'ema'])).filter(([n]) => single.inputNames.includes(n)));

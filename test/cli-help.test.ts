@@ -16,6 +16,12 @@ test('train --help documents --labels-per-class, --gate-threshold and has exampl
   assert.match(r.stdout, /--labels-per-class/);
   assert.match(r.stdout, /--gate-threshold/);
   assert.match(r.stdout, /--resume/);
+  // The gate's rules, thresholds, label smoothing and compute skipping, each saying when to use what.
+  for (const flag of ['--gate-metric', '--gate-confidence', '--gate-min-confident', '--gate-min-step', '--threshold ', '--label-smoothing', '--skip-closed']) {
+    assert.ok(r.stdout.includes(flag), `${flag} missing from train --help`);
+  }
+  assert.match(r.stdout.replace(/\s+/g, ' '), /confident-acc \(the SSMAE paper's rule, the default\)/);
+  assert.match(r.stdout.replace(/\s+/g, ' '), /FlexMatch's curriculum \(Zhang et al\., 2021\)/);
   assert.match(r.stdout, /Examples:/);
   assert.match(r.stdout, /ssmae train --artifacts \S+/);
 });
