@@ -14,14 +14,16 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const cli = path.join(root, 'dist/src/cli/main.js');
 const work = process.env.SSMAE_DEMO_DIR ?? path.join(root, 'runs/demo');
 const steps = Number(process.env.SSMAE_DEMO_STEPS ?? 3600);
-const preset = 'vit-micro-d2-p4';
-const art = path.join(root, 'artifacts/mnist-micro-d2-16');
+const preset = 'vit-micro-d2-p4-convstem32';
+const art = path.join(root, 'artifacts/mnist-micro-d2-convstem32-16');
 
 // MNIST downscaled to 16×16: 16 patches of 4×4 keep digits legible and make a step ~3× cheaper than 28×28.
 // The model is vit-micro-p4's width with 2 encoder blocks (vit-micro-d2-p4): on 2 cores in a fixed time, a step ~3×
 // cheaper buys 3,600 steps instead of 1,600, and the shallower model learns more from them (89.5% vs 78.6% of the
 // hidden training labels right, docs/BENCHMARKS.md). A 1-pixel crop shift (digits are small), τ = 0.7 and λu = 2:
-// chosen on the validation split and the hidden training labels, never on mnist:test.
+// chosen on the validation split and the hidden training labels, never on mnist:test. Since then the model has a
+// convolutional tokenizer inside each patch (vit-micro-d2-p4-convstem32: 3×3 conv, ReLU, 2×2 max pool, per patch),
+// chosen the same way (docs/BENCHMARKS.md), and the gate is the SSMAE paper's rule (confident-acc, the default).
 const COMMON = ['--artifacts', art, '--labeled', 'mnist:train', '--labels-per-class', '10', '--val-per-class', '10',
   '--steps', String(steps), '--lr', '2e-3', '--warmup-steps', '50', '--crop-pad', '1', '--eval-every', '100',
   '--log-every', '100', '--seed', '0'];
