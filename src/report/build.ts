@@ -31,6 +31,8 @@ export async function buildReport(run: Run, o: ReportOptions = {}): Promise<stri
     config: cfg as unknown as Record<string, unknown>,
     model: { preset: m.preset.name, imageSize: m.imageSize, channels: m.channels, params: m.paramCount, maskRatio: m.maskRatio },
     rows, gate: readGateLog(run.dir), gateThreshold: cfg.gate.threshold, gateAlwaysOpen: cfg.gate.alwaysOpen,
+    // Runs of earlier versions had one rule, plain validation accuracy (their config says metric 'val/acc').
+    gateMetric: cfg.gate.metric === 'confident-acc' ? 'confident-acc' : 'acc', gateConfidence: cfg.gate.confidence ?? null,
     pseudo: pseudoLabelPrecision(rows),
   };
   if (o.data && o.data.set.n > 0) {

@@ -22,6 +22,9 @@ export interface ReportData {
   gate: GateDecision[];
   gateThreshold: number;
   gateAlwaysOpen: boolean;
+  /** The figure the gate read: plain validation accuracy, or the accuracy of the confident validation predictions. */
+  gateMetric: 'acc' | 'confident-acc';
+  gateConfidence: number | null;
   pseudo: { precision: number | null; maskRate: number | null };
   /** Figures on the labeled source the report was made with (absent: no --data). */
   evaluation?: { data: string; result: Evaluation };
@@ -74,7 +77,10 @@ export function renderReport(d: ReportData): string {
   const losses = [series(rows, 'train/loss', 'total'), series(rows, 'train/rec_loss', 'reconstruction'),
     series(rows, 'train/ce_labeled', 'cross-entropy (labels)'), series(rows, 'train/ce_pseudo', 'cross-entropy (pseudo-labels)')]
     .filter((s) => s.points.length);
+  const confident = `confidence ≥ ${d.gateConfidence ?? 0.95}`;
   const validation = [series(rows, 'val/acc', 'validation accuracy', { dots: true }),
+    series(rows, 'val/confident_acc', `accuracy of the validation predictions with ${confident}`, { dots: true, color: '#f58518' }),
+    series(rows, 'val/confident_rate', `share of validation predictions with ${confident}`, { dash: true, color: '#f58518' }),
     series(rows, 'train/acc_labeled', 'training accuracy (labeled batches)', { dash: true, color: '#9e9e9e' })].filter((s) => s.points.length);
   const pseudo = [series(rows, 'train/pseudo_mask_rate', 'mask rate (share of unlabeled images pseudo-labeled)'),
     series(rows, 'train/pseudo_precision', 'precision (hidden labels)', { dots: true, color: '#e45756' })].filter((s) => s.points.length);
@@ -91,12 +97,12 @@ export function renderReport(d: ReportData): string {
   const parts: string[] = [];
   parts.push(section('losses', 'Loss terms', 'Means over each logged interval: loss = λ<sub>rec</sub>·reconstruction + λ<sub>l</sub>·cross-entropy on the labels + λ<sub>u</sub>·cross-entropy on the pseudo-labels (zero while the gate is closed).',
     losses.length ? lineChart({ title: 'loss terms over steps', series: losses, xDomain, vRules }) : none('No metrics rows were logged.')));
-  parts.push(section('validation', 'Validation and the gate', `Accuracy on the validation split carved from the labeled training data (never a test set); the gate opens when it reaches the threshold (${d.gateThreshold})${d.gateAlwaysOpen ? ' — here the gate was disabled' : ''}. Green: steps with the gate open.`,
+  parts.push(section('validation', 'Validation and the gate', `Accuracy on the validation split carved from the labeled training data (never a test set); the gate opens when ${d.gateMetric === 'confident-acc' ? `the accuracy of its predictions with ${confident} (orange)` : 'validation accuracy'} reaches the threshold (${d.gateThreshold})${d.gateAlwaysOpen ? ' — here the gate was disabled' : ''}. Green: steps with the gate open.`,
     validation.length ? lineChart({ title: 'validation accuracy and the gate threshold', series: validation, xDomain, yDomain: [0, 1], percent: true,
       hRules: d.gateAlwaysOpen ? [] : [{ y: d.gateThreshold, label: `gate threshold ${d.gateThreshold}` }], vRules, spans }) : none('No validation was logged.')));
   const decisionsTable = d.gate.length
     ? `<details><summary>All ${d.gate.length} gate decisions</summary><table><thead><tr><th>step</th><th>figure</th><th>gate</th><th>reason</th></tr></thead><tbody>${
-      d.gate.map((g) => `<tr${g.changed ? ' class="changed"' : ''}><td>${g.step}</td><td>${g.value.toFixed(4)}</td><td>${g.open ? 'open' : 'closed'}</td><td>${esc(g.reason)}</td></tr>`).join('')}</tbody></table></details>`
+      d.gate.map((g) => `<tr${g.changed ? ' class="changed"' : ''}><td>${g.step}</td><td>${g.value === null ? '–' : g.value.toFixed(4)}</td><td>${g.open ? 'open' : 'closed'}</td><td>${esc(g.reason)}</td></tr>`).join('')}</tbody></table></details>`
     : '';
   parts.push(section('gate', 'Gate decisions', 'Every decision of the validation gate, at each evaluation (hover a tick for the figure that made it).',
     (d.gate.length || d.gateAlwaysOpen ? gateTimeline('gate timeline', d.gate, lastStep, d.gateAlwaysOpen) : none('The gate made no decision (no joint-training step was evaluated).')) + decisionsTable));
