@@ -145,7 +145,8 @@ export function trainCommand(y: Argv) {
           return;
         }
         console.log(`done: step ${r.step}, validation accuracy ${(r.finalValAcc * 100).toFixed(1)}%, gate ` +
-          `(${r.gateRule}) ` + (r.gateOpenedAt !== null ? `opened at step ${r.gateOpenedAt}` : 'never opened') + `; run in ${r.runDir}`);
+          (cfg.method === 'labels-only' || cfg.method === 'mae-finetune' ? 'unused (no pseudo-labels in this method)' :
+            `(${r.gateRule}) ` + (r.gateOpenedAt !== null ? `opened at step ${r.gateOpenedAt}` : 'never opened')) + `; run in ${r.runDir}`);
         if (a.report) {
           const file = path.join(a.out, 'report.html');
           writeFileAtomic(file, await buildReport(loadRun(a.out), { data: { name: 'the validation split', set: data.val }, device: a.device, threads: a.threads }));
