@@ -64,7 +64,7 @@ const ready = (async () => {
     '--batch-labeled', '4', '--batch-unlabeled', '4', '--out', art), 'export');
   ok(cli('train', '--artifacts', art, '--labeled', path.join(tmp, 'labeled'), '--labels-per-class', '4', '--val-per-class', '2',
     '--out', run, '--steps', '30', '--eval-every', '10', '--log-every', '5', '--warmup-steps', '5', '--lr', '2e-3',
-    '--gate-threshold', '0.3', '--threads', '1', '--quiet', '--report'), 'train');
+    '--gate-metric', 'acc', '--gate-threshold', '0.3', '--threads', '1', '--quiet', '--report'), 'train');
 })();
 
 interface Row { figure: string; status: string }
