@@ -4,6 +4,7 @@
 // are often assembled from links), but each real folder is read once: a link back into the tree (`current -> .`,
 // common in dumps) is reported and skipped, never followed round and round.
 
+import { createHash } from 'node:crypto';
 import { readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { extname, join } from 'node:path';
 import { compareClassNames, DataError } from './types.js';
@@ -127,4 +128,52 @@ export function listUnlabeledFolder(dir: string, classes?: string[]): Listing {
   const skipped: Listing['skipped'] = [];
   walk(dir, -1, files, skipped, new Set());
   return { files, classes: classes?.slice() ?? [], skipped };
+}
+
+/**
+ * A dump to pseudo-label: every non-hidden file under `dir` (sorted, depth-first, links followed), images or not,
+ * so that each file becomes one output row — a file that cannot be an image carries its reason from the start.
+ * Only paths are kept (no per-file objects): a listing of millions of files stays a few bytes above its paths.
+ * `fingerprint` is the sha256 of every file's path relative to `dir`, size and mtime, in listing order: two jobs
+ * that list the same dump get the same fingerprint wherever it is mounted.
+ */
+export interface DumpListing {
+  paths: string[];
+  /** Index → why the file cannot be decoded (not an image type, broken link); absent for candidate images. */
+  reasons: Map<number, string>;
+  fingerprint: string;
+  /** Innermost folders without any file (warnings, not rows). */
+  emptyFolders: string[];
+}
+
+export function listDumpFolder(dir: string): DumpListing {
+  requireDir(dir);
+  const out: DumpListing = { paths: [], reasons: new Map(), fingerprint: '', emptyFolders: [] };
+  const hash = createHash('sha256');
+  const visit = (folder: string, rel: string): number => {
+    const names = readdirSync(folder).filter((n) => !isHidden(n)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    let found = 0;
+    let subfolders = 0;
+    for (const name of names) {
+      const path = join(folder, name);
+      const relPath = rel ? `${rel}/${name}` : name;
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (st?.isDirectory()) {
+        subfolders++;
+        found += visit(path, relPath);
+        continue;
+      }
+      const i = out.paths.push(path) - 1;
+      found++;
+      if (!st) out.reasons.set(i, 'broken link');
+      else if (!IMAGE_EXTENSIONS.has(extname(name).toLowerCase())) out.reasons.set(i, `not an image file type (${extname(name) || 'no extension'})`);
+      else if (st.size === 0) out.reasons.set(i, 'empty file (0 bytes)');
+      hash.update(`${relPath}\0${st?.size ?? -1}\0${Math.floor(st?.mtimeMs ?? 0)}\n`);
+    }
+    if (found === 0 && subfolders === 0) out.emptyFolders.push(folder);
+    return found;
+  };
+  visit(dir, '');
+  out.fingerprint = hash.digest('hex');
+  return out;
 }
