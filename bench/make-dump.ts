@@ -1,13 +1,14 @@
-// Writes a synthetic dump of N small RGB PNGs for the pseudo-label memory benchmark (bench/pseudo-label-memory.sh):
-// DIR/0000/0000000.png … , 1,000 files per folder, class i % 3 as the dominant channel with seeded noise.
-//   node dist/bench/make-dump.js DIR N [SIDE=8] [jpg|png]
+// Writes a synthetic dump of N small RGB images for the pseudo-label memory benchmark (bench/pseudo-label-memory.sh):
+// DIR/0000/0000000.png … , 1,000 files per folder, class i % 3 as the dominant channel with seeded noise. With
+// `classes` last, DIR/c0, c1, c2 instead (a labeled folder to train the benchmark's model on).
+//   node dist/bench/make-dump.js DIR N [SIDE=8] [png|jpg] [classes]
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 
-const [dir, nArg, sideArg, kindArg] = process.argv.slice(2);
+const [dir, nArg, sideArg, kindArg, layout] = process.argv.slice(2);
 if (!dir || !nArg) {
-  console.error('usage: node dist/bench/make-dump.js DIR N [SIDE=8] [png|jpg]');
+  console.error('usage: node dist/bench/make-dump.js DIR N [SIDE=8] [png|jpg] [classes]');
   process.exit(2);
 }
 const n = Number(nArg);
@@ -21,8 +22,9 @@ for (let i = 0; i < n; i++) {
   const c = i % 3;
   const px = Buffer.alloc(side * side * 3);
   for (let j = 0; j < side * side; j++) for (let k = 0; k < 3; k++) px[j * 3 + k] = Math.round((k === c ? 170 : 20) + rnd() * 60);
-  const file = path.join(dir, String(Math.floor(i / PER_FOLDER)).padStart(4, '0'), `${String(i).padStart(7, '0')}.${kind}`);
-  if (i % PER_FOLDER === 0) fs.mkdirSync(path.dirname(file), { recursive: true });
+  const folder = layout === 'classes' ? `c${c}` : String(Math.floor(i / PER_FOLDER)).padStart(4, '0');
+  const file = path.join(dir, folder, `${String(i).padStart(7, '0')}.${kind}`);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   const img = sharp(px, { raw: { width: side, height: side, channels: 3 } });
   await (kind === 'jpg' ? img.jpeg({ quality: 90 }) : img.png()).toFile(file);
 }
