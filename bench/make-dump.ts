@@ -21,7 +21,14 @@ const t0 = Date.now();
 for (let i = 0; i < n; i++) {
   const c = i % 3;
   const px = Buffer.alloc(side * side * 3);
-  for (let j = 0; j < side * side; j++) for (let k = 0; k < 3; k++) px[j * 3 + k] = Math.round((k === c ? 170 : 20) + rnd() * 60);
+  // Noise per pixel on small images; per 8×8 block on large ones, which keeps their JPEGs photo-sized (~10 KB at 224).
+  const block = side > 32 ? 8 : 1;
+  const bw = Math.ceil(side / block);
+  const noise = Array.from({ length: bw * bw * 3 }, () => rnd() * 60);
+  for (let j = 0; j < side * side; j++) {
+    const b = Math.floor(Math.floor(j / side) / block) * bw + Math.floor((j % side) / block);
+    for (let k = 0; k < 3; k++) px[j * 3 + k] = Math.round((k === c ? 170 : 20) + noise[b * 3 + k]);
+  }
   const folder = layout === 'classes' ? `c${c}` : String(Math.floor(i / PER_FOLDER)).padStart(4, '0');
   const file = path.join(dir, folder, `${String(i).padStart(7, '0')}.${kind}`);
   fs.mkdirSync(path.dirname(file), { recursive: true });

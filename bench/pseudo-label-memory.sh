@@ -9,8 +9,8 @@
 #   BENCH_BASE_CLI=../old/dist/src/cli/main.js                    # also time another build (the unstreamed one)
 #
 # The dumps are generated once into BENCH_WORK (default ${TMPDIR:-/tmp}/ssmae-bench, outside the repository) and
-# reused. The model is vit-micro-d2-p4 at the dump's image size, trained for 2 steps (its accuracy does not matter
-# here). BENCH_THREADS (default 1) intra-op threads for every run, so both builds get the same CPU.
+# reused. The model is BENCH_PRESET (default vit-micro-d2-p4) at the dump's image size, trained for 2 steps (its accuracy does not matter
+# here; BENCH_PRESET names another, e.g. vit-micro-d2-p16 for 224×224). BENCH_THREADS (default 1) intra-op threads for every run, so both builds get the same CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${BENCH_WORK:-${TMPDIR:-/tmp}/ssmae-bench}
@@ -18,16 +18,17 @@ SIZES=${BENCH_SIZES:-"20000 200000"}
 SIDE=${BENCH_SIDE:-8}
 KIND=${BENCH_KIND:-png}
 THREADS=${BENCH_THREADS:-1}
+PRESET=${BENCH_PRESET:-vit-micro-d2-p4}
 BASE_CLI=${BENCH_BASE_CLI:-}
 OUT=bench/results/pseudo-label-memory-$(date -u +%F)${BENCH_TAG:+-$BENCH_TAG}
 CLI=dist/src/cli/main.js
 mkdir -p "$WORK" "$OUT"
 
-ART=$WORK/art-$SIDE
-RUN=$WORK/run-$SIDE
+ART=$WORK/art-$PRESET-$SIDE
+RUN=$WORK/run-$PRESET-$SIDE
 if [ ! -f "$RUN/checkpoint.safetensors" ]; then
   [ -d "$WORK/labeled-$SIDE" ] || node dist/bench/make-dump.js "$WORK/labeled-$SIDE" 30 "$SIDE" "$KIND" classes
-  node $CLI export --preset vit-micro-d2-p4 --image-size "$SIDE" --channels 3 --classes 3 --batch-labeled 4 --batch-unlabeled 4 --out "$ART" >/dev/null
+  node $CLI export --preset "$PRESET" --image-size "$SIDE" --channels 3 --classes 3 --batch-labeled 4 --batch-unlabeled 4 --out "$ART" >/dev/null
   node $CLI train --artifacts "$ART" --labeled "$WORK/labeled-$SIDE" --labels-per-class 4 --val-per-class 2 --out "$RUN" \
     --steps 2 --eval-every 2 --threads "$THREADS" --quiet --cache-dir "$WORK/cache" >/dev/null 2>&1
 fi

@@ -1,8 +1,9 @@
 // The journal of a pseudo-label job: `<OUT>.journal`, JSON lines. The first line names the job (model, input, shard,
 // settings); then one line per finished batch with the items done, the byte length of `<OUT>.partial` holding
-// exactly those rows, and the running counts. A batch counts as finished only once its line is on disk (rows first,
-// synced, then the line, synced), so after a crash or kill -9 the partial file is cut back to the last line's length
-// and the job continues at its item: no row is lost or written twice. A torn last line (killed mid-write) is ignored.
+// exactly those rows, and the running counts. A batch's line is appended only after its rows are synced to disk, so
+// a line never promises rows that a crash could lose; the line itself needs no sync (lost, it only means that batch
+// is done again). After a crash or kill -9 the partial file is cut back to the last line's length and the job
+// continues at its item: no row is lost or written twice. A torn last line (killed mid-write) is ignored.
 import fs from 'node:fs';
 
 export interface Counts { rows: number; accepted: number; rejected: number; unreadable: number }
@@ -36,13 +37,14 @@ export function readJournal(file: string): JournalState | undefined {
   return state;
 }
 
-/** Appends journal lines, each synced before append returns. */
+/** Appends journal lines (the head line synced). */
 export class JournalWriter {
   private constructor(private readonly fd: number) {}
 
   static create(file: string, head: JournalHead): JournalWriter {
     const w = new JournalWriter(fs.openSync(file, 'w'));
     w.append(head);
+    fs.fsyncSync(w.fd);
     return w;
   }
 
@@ -55,7 +57,6 @@ export class JournalWriter {
 
   append(entry: JournalHead | JournalBatch | JournalResume): void {
     writeFully(this.fd, Buffer.from(`${JSON.stringify(entry)}\n`));
-    fs.fsyncSync(this.fd);
   }
 
   close(): void { fs.closeSync(this.fd); }

@@ -109,6 +109,7 @@ export async function pseudoLabel(job: LabelJob): Promise<LabelResult> {
 
   const total = shard.end - shard.start;
   job.onProgress?.(pos - shard.start, total);
+  let committed = Promise.resolve();
   try {
     const next = (from: number) => (from < shard.end ? job.items.read(from, Math.min(from + job.batch, shard.end)) : null);
     let pending = next(pos);
@@ -126,16 +127,20 @@ export async function pseudoLabel(job: LabelJob): Promise<LabelResult> {
         counts.rows++;
       }
       writeFully(fd, Buffer.from(text));
-      fs.fsyncSync(fd);
       pos = batch.end;
-      journal.append({ end: pos, bytes: fs.fstatSync(fd).size, counts });
+      // The sync runs on libuv's pool while the next batch is classified; the journal line follows it.
+      const entry = { end: pos, bytes: fs.fstatSync(fd).size, counts: { ...counts } };
+      committed = committed.then(() => fsyncAsync(fd)).then(() => journal.append(entry));
       job.onProgress?.(pos - shard.start, total);
       if (job.signal?.aborted && pos < shard.end) {
         pending?.catch(() => {}); // the decode in flight is not needed
+        await committed;
         return { status: 'stopped', resumedAt, done: pos - shard.start };
       }
     }
+    await committed;
   } finally {
+    await committed.catch(() => {});
     fs.closeSync(fd);
     journal.close();
   }
@@ -151,6 +156,10 @@ export async function pseudoLabel(job: LabelJob): Promise<LabelResult> {
   fs.renameSync(pfile, out);
   fs.rmSync(jfile);
   return { status: 'done', resumedAt, done: total, meta };
+}
+
+function fsyncAsync(fd: number): Promise<void> {
+  return new Promise((done, fail) => fs.fsync(fd, (e) => (e ? fail(e) : done())));
 }
 
 function finishedBefore(out: string, job: LabelJob): boolean {

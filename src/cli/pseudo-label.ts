@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import fs from 'node:fs';
 import path from 'node:path';
 import { Classifier } from '../algorithm/classifier.js';
 import { posInt } from '../algorithm/config.js';
@@ -6,7 +7,7 @@ import { modelProvenance } from '../algorithm/label-meta.js';
 import { LABEL_FORMATS, LabelFormat } from '../algorithm/label-rows.js';
 import { journalFile, pseudoLabel } from '../algorithm/pseudo-label.js';
 import { loadRun } from '../algorithm/run.js';
-import { ensureWritableDir, UsageError } from '../artifacts/files.js';
+import { UsageError } from '../artifacts/files.js';
 import { shardRange } from '../data/source.js';
 import { openItems } from '../data/stream.js';
 import { DEVICES, Device } from '../runtime/session.js';
@@ -45,7 +46,7 @@ export function pseudoLabelCommand(y: Argv) {
       if (!(a.threshold >= 0 && a.threshold <= 1)) throw new UsageError(`--threshold must be in [0, 1], got ${a.threshold}`);
       const run = loadRun(a.run);
       const m = run.artifacts.manifest;
-      ensureWritableDir(path.dirname(path.resolve(a.out)), '--out');
+      checkOut(a.out, a.input);
       const items = await openItems(a.input, { size: m.imageSize, channels: m.channels as 1 | 3 });
       for (const w of items.warnings.slice(0, 20)) console.error(w);
       if (items.total === 0) throw new UsageError(`--input ${a.input} holds no files to label`);
@@ -79,4 +80,20 @@ export function pseudoLabelCommand(y: Argv) {
         await items.close();
       }
     });
+}
+
+/** --out must be writable and must not lie inside a folder --input (its partial file would join the listing). */
+function checkOut(out: string, input: string): void {
+  const dir = path.dirname(path.resolve(out));
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (e) {
+    throw new UsageError(`cannot write --out ${out} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message} on ${dir}); choose a file in a folder you can write`);
+  }
+  const st = fs.statSync(input, { throwIfNoEntry: false });
+  const inDir = path.resolve(input) + path.sep;
+  if (st?.isDirectory() && path.resolve(out).startsWith(inDir)) {
+    throw new UsageError(`--out ${out} is inside --input ${input}: the output would become part of the input it labels; write it outside that folder`);
+  }
 }

@@ -130,17 +130,26 @@ export function listUnlabeledFolder(dir: string, classes?: string[]): Listing {
   return { files, classes: classes?.slice() ?? [], skipped };
 }
 
+/** Many paths in one buffer (UTF-8, back to back) with their offsets: ~1 byte per character and no object per path. */
+export class PathList {
+  private readonly view: Buffer;
+  constructor(readonly bytes: Uint8Array, readonly offsets: Uint32Array) {
+    this.view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  get length(): number { return this.offsets.length - 1; }
+  get(i: number): string { return this.view.toString('utf8', this.offsets[i], this.offsets[i + 1]); }
+}
+
 /**
  * A dump to pseudo-label: every non-hidden file under `dir` (sorted, depth-first, links followed), images or not,
  * so that each file becomes one output row — a file that cannot be an image carries its reason from the start.
- * Only paths are kept (no per-file objects): a listing of millions of files stays a few bytes above its paths.
  * `fingerprint` is the sha256 of every file's path relative to `dir`, size and mtime, in listing order: two jobs
  * that list the same dump get the same fingerprint wherever it is mounted.
  */
 export interface DumpListing {
-  paths: string[];
-  /** Index → why the file cannot be decoded (not an image type, broken link); absent for candidate images. */
-  reasons: Map<number, string>;
+  paths: PathList;
+  /** [index, why the file cannot be decoded (not an image type, broken link, empty)]; candidate images are absent. */
+  reasons: [number, string][];
   fingerprint: string;
   /** Innermost folders without any file (warnings, not rows). */
   emptyFolders: string[];
@@ -148,7 +157,12 @@ export interface DumpListing {
 
 export function listDumpFolder(dir: string): DumpListing {
   requireDir(dir);
-  const out: DumpListing = { paths: [], reasons: new Map(), fingerprint: '', emptyFolders: [] };
+  const chunks: Buffer[] = [];
+  let offsets = new Uint32Array(1024);
+  let count = 0;
+  let bytes = 0;
+  const reasons: [number, string][] = [];
+  const emptyFolders: string[] = [];
   const hash = createHash('sha256');
   const visit = (folder: string, rel: string): number => {
     const names = readdirSync(folder).filter((n) => !isHidden(n)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -163,17 +177,24 @@ export function listDumpFolder(dir: string): DumpListing {
         found += visit(path, relPath);
         continue;
       }
-      const i = out.paths.push(path) - 1;
+      const b = Buffer.from(path);
+      chunks.push(b);
+      bytes += b.length;
+      if (count + 2 > offsets.length) { const o = new Uint32Array(offsets.length * 2); o.set(offsets); offsets = o; }
+      offsets[++count] = bytes;
+      const i = count - 1;
       found++;
-      if (!st) out.reasons.set(i, 'broken link');
-      else if (!IMAGE_EXTENSIONS.has(extname(name).toLowerCase())) out.reasons.set(i, `not an image file type (${extname(name) || 'no extension'})`);
-      else if (st.size === 0) out.reasons.set(i, 'empty file (0 bytes)');
+      if (!st) reasons.push([i, 'broken link']);
+      else if (!IMAGE_EXTENSIONS.has(extname(name).toLowerCase())) reasons.push([i, `not an image file type (${extname(name) || 'no extension'})`]);
+      else if (st.size === 0) reasons.push([i, 'empty file (0 bytes)']);
       hash.update(`${relPath}\0${st?.size ?? -1}\0${Math.floor(st?.mtimeMs ?? 0)}\n`);
     }
-    if (found === 0 && subfolders === 0) out.emptyFolders.push(folder);
+    if (found === 0 && subfolders === 0) emptyFolders.push(folder);
     return found;
   };
   visit(dir, '');
-  out.fingerprint = hash.digest('hex');
-  return out;
+  const all = new Uint8Array(bytes); // its own ArrayBuffer (not Node's shared pool), so it can be transferred
+  let at = 0;
+  for (const c of chunks) { all.set(c, at); at += c.length; }
+  return { paths: new PathList(all, offsets.slice(0, count + 1)), reasons, fingerprint: hash.digest('hex'), emptyFolders };
 }

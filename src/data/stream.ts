@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { DECODE_CONCURRENCY, type Target } from './decode.js';
 import type { DecodeReply, DecodeRequest } from './decode-worker.js';
-import { listDumpFolder } from './folder.js';
+import { PathList } from './folder.js';
+import type { ListReply } from './list-worker.js';
 import { listManifest } from './manifest.js';
 import { canonicalSpec, loadSource, splitSpec } from './source.js';
 import { DataError, pixelsPerImage } from './types.js';
@@ -43,7 +44,7 @@ export interface ItemSource {
 export async function openItems(spec: string, target: Target): Promise<ItemSource> {
   const { scheme, rest } = splitSpec(spec);
   if (scheme === 'folder' || scheme === 'csv') {
-    let paths: string[];
+    let paths: { length: number; get(i: number): string };
     let known: Map<number, string>;
     let fingerprint: string;
     let warnings: string[] = [];
@@ -51,13 +52,15 @@ export async function openItems(spec: string, target: Target): Promise<ItemSourc
       if (!statSync(rest, { throwIfNoEntry: false })) {
         throw new DataError(`--input ${spec} not found; give a folder of images, a .csv manifest with a path column, or a built-in source such as mnist:test`);
       }
-      const l = listDumpFolder(rest);
-      ({ paths, fingerprint } = l);
-      known = l.reasons;
+      const l = await listInWorker(rest);
+      paths = new PathList(l.bytes, l.offsets);
+      fingerprint = l.fingerprint;
+      known = new Map(l.reasons);
       warnings = l.emptyFolders.map((f) => `warning: ${f}: folder contains no files`);
     } else {
       const l = await listManifest(rest, false);
-      paths = l.files.map((f) => f.path);
+      const list = l.files.map((f) => f.path);
+      paths = { length: list.length, get: (i) => list[i] };
       known = new Map();
       const h = createHash('sha256');
       l.files.forEach((f, i) => {
@@ -80,7 +83,20 @@ export async function openItems(spec: string, target: Target): Promise<ItemSourc
   };
 }
 
-function fileItems(spec: string, paths: string[], known: Map<number, string>, fingerprint: string, warnings: string[],
+/** listDumpFolder on a thread of its own (list-worker.ts), so its garbage leaves with the thread. */
+function listInWorker(dir: string): Promise<Extract<ListReply, { bytes: Uint8Array }>> {
+  return new Promise((done, fail) => {
+    const w = new Worker(new URL('./list-worker.js', import.meta.url), { workerData: dir });
+    w.once('message', (r: ListReply) => {
+      void w.terminate();
+      if ('error' in r) fail(new DataError(r.error));
+      else done(r);
+    });
+    w.once('error', fail);
+  });
+}
+
+function fileItems(spec: string, paths: { length: number; get(i: number): string }, known: Map<number, string>, fingerprint: string, warnings: string[],
   target: Target): ItemSource {
   let worker: Worker | undefined;
   let next = 0;
@@ -93,12 +109,12 @@ function fileItems(spec: string, paths: string[], known: Map<number, string>, fi
   };
   return {
     spec, resolved: canonicalSpec(spec), total: paths.length, fingerprint, warnings,
-    id: (i) => paths[i],
+    id: (i) => paths.get(i),
     read(s, e) {
       worker ??= start();
       const id = next++;
       const req: DecodeRequest = {
-        id, paths: paths.slice(s, e), target, concurrency: DECODE_CONCURRENCY,
+        id, paths: Array.from({ length: e - s }, (_, k) => paths.get(s + k)), target, concurrency: DECODE_CONCURRENCY,
         known: Array.from({ length: e - s }, (_, k) => known.get(s + k) ?? null),
       };
       return new Promise((done, fail) => {
