@@ -130,14 +130,17 @@ export function listUnlabeledFolder(dir: string, classes?: string[]): Listing {
   return { files, classes: classes?.slice() ?? [], skipped };
 }
 
-/** Many paths in one buffer (UTF-8, back to back) with their offsets: ~1 byte per character and no object per path. */
+/**
+ * Many paths below one folder: their relative parts in one buffer (UTF-8, back to back) with offsets, ~1 byte per
+ * character and no object per path; `get` joins the folder back on.
+ */
 export class PathList {
   private readonly view: Buffer;
-  constructor(readonly bytes: Uint8Array, readonly offsets: Uint32Array) {
+  constructor(readonly root: string, readonly bytes: Uint8Array, readonly offsets: Uint32Array) {
     this.view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   get length(): number { return this.offsets.length - 1; }
-  get(i: number): string { return this.view.toString('utf8', this.offsets[i], this.offsets[i + 1]); }
+  get(i: number): string { return join(this.root, this.view.toString('utf8', this.offsets[i], this.offsets[i + 1])); }
 }
 
 /**
@@ -177,7 +180,7 @@ export function listDumpFolder(dir: string): DumpListing {
         found += visit(path, relPath);
         continue;
       }
-      const b = Buffer.from(path);
+      const b = Buffer.from(relPath);
       chunks.push(b);
       bytes += b.length;
       if (count + 2 > offsets.length) { const o = new Uint32Array(offsets.length * 2); o.set(offsets); offsets = o; }
@@ -196,5 +199,5 @@ export function listDumpFolder(dir: string): DumpListing {
   const all = new Uint8Array(bytes); // its own ArrayBuffer (not Node's shared pool), so it can be transferred
   let at = 0;
   for (const c of chunks) { all.set(c, at); at += c.length; }
-  return { paths: new PathList(all, offsets.slice(0, count + 1)), reasons, fingerprint: hash.digest('hex'), emptyFolders };
+  return { paths: new PathList(dir, all, offsets.slice(0, count + 1)), reasons, fingerprint: hash.digest('hex'), emptyFolders };
 }

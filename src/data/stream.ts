@@ -53,7 +53,7 @@ export async function openItems(spec: string, target: Target): Promise<ItemSourc
         throw new DataError(`--input ${spec} not found; give a folder of images, a .csv manifest with a path column, or a built-in source such as mnist:test`);
       }
       const l = await listInWorker(rest);
-      paths = new PathList(l.bytes, l.offsets);
+      paths = new PathList(rest, l.bytes, l.offsets);
       fingerprint = l.fingerprint;
       known = new Map(l.reasons);
       warnings = l.emptyFolders.map((f) => `warning: ${f}: folder contains no files`);
