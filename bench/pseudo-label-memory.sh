@@ -7,6 +7,7 @@
 #   BENCH_SIZES="20000 200000" BENCH_SIDE=8 BENCH_KIND=png        # the defaults: 8×8 PNGs
 #   BENCH_SIZES="2000 20000" BENCH_SIDE=224 BENCH_KIND=jpg BENCH_TAG=224   # 224×224 JPEGs
 #   BENCH_BASE_CLI=../old/dist/src/cli/main.js                    # also time another build (the unstreamed one)
+#   BENCH_BATCH=20                                                # --batch for both builds
 #
 # The dumps are generated once into BENCH_WORK (default ${TMPDIR:-/tmp}/ssmae-bench, outside the repository) and
 # reused. The model is BENCH_PRESET (default vit-micro-d2-p4) at the dump's image size, trained for 2 steps (its accuracy does not matter
@@ -20,6 +21,7 @@ KIND=${BENCH_KIND:-png}
 THREADS=${BENCH_THREADS:-1}
 PRESET=${BENCH_PRESET:-vit-micro-d2-p4}
 BASE_CLI=${BENCH_BASE_CLI:-}
+BATCH=${BENCH_BATCH:+--batch $BENCH_BATCH}   # the same --batch for both builds (main's default is 256 at any size)
 OUT=bench/results/pseudo-label-memory-$(date -u +%F)${BENCH_TAG:+-$BENCH_TAG}
 CLI=dist/src/cli/main.js
 mkdir -p "$WORK" "$OUT"
@@ -36,8 +38,8 @@ fi
 measure() { # name cli n
   local name=$1 cli=$2 n=$3 dump=$WORK/dump-$3-$SIDE-$KIND out=$WORK/labels-$1-$3.csv
   rm -f "$out" "$out".*
-  echo "== $name, $n images: node $cli pseudo-label --run RUN --input DUMP --out OUT --threads $THREADS" | tee "$OUT/$name-$n.txt"
-  /usr/bin/time -v node "$cli" pseudo-label --run "$RUN" --input "$dump" --out "$out" --threads "$THREADS" >>"$OUT/$name-$n.txt" 2>&1
+  echo "== $name, $n images: node $cli pseudo-label --run RUN --input DUMP --out OUT --threads $THREADS $BATCH" | tee "$OUT/$name-$n.txt"
+  /usr/bin/time -v node "$cli" pseudo-label --run "$RUN" --input "$dump" --out "$out" --threads "$THREADS" $BATCH >>"$OUT/$name-$n.txt" 2>&1
   rm -f "$out" "$out".*
 }
 

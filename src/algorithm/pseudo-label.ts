@@ -39,6 +39,15 @@ export interface LabelResult {
   meta?: LabelMeta;
 }
 
+/**
+ * Images per batch when --batch is not given: 256 up to 64×64, then 2^20 / side² (20 at 224×224), because ONNX
+ * Runtime's activations for a batch (float copies of the pixels, the patch embedding, attention) grow with the pixel
+ * count: batches of 256 at 224×224 peaked at 2 GB whatever the dump's size (docs/BENCHMARKS.md).
+ */
+export function defaultLabelBatch(size: number): number {
+  return Math.min(256, Math.max(8, Math.floor(2 ** 20 / (size * size))));
+}
+
 export function journalFile(out: string): string { return `${out}.journal`; }
 export function partialFile(out: string): string { return `${out}.partial`; }
 

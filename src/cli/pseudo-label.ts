@@ -5,7 +5,7 @@ import { Classifier } from '../algorithm/classifier.js';
 import { posInt } from '../algorithm/config.js';
 import { modelProvenance } from '../algorithm/label-meta.js';
 import { LABEL_FORMATS, LabelFormat } from '../algorithm/label-rows.js';
-import { journalFile, pseudoLabel } from '../algorithm/pseudo-label.js';
+import { defaultLabelBatch, journalFile, pseudoLabel } from '../algorithm/pseudo-label.js';
 import { loadRun } from '../algorithm/run.js';
 import { UsageError } from '../artifacts/files.js';
 import { shardRange } from '../data/source.js';
@@ -33,7 +33,7 @@ export function pseudoLabelCommand(y: Argv) {
       .option('threshold', { type: 'number', default: 0, describe: 'τ: rows with confidence below this get accepted=0 (they are still written, so nothing is lost)' })
       .option('only-accepted', { type: 'boolean', default: false, describe: 'write only rows at or above --threshold (rejected and unreadable files are then only counted in the meta)' })
       .option('shard', { type: 'string', describe: 'i/N: process only the i-th of N contiguous slices of the listing (deterministic); merge the N outputs with ssmae merge-labels' })
-      .option('batch', { type: 'number', default: 256, describe: 'images decoded and classified together; memory grows with it, not with the dump. A resumed job must use the same value' })
+      .option('batch', { type: 'number', describe: 'images decoded and classified together; memory grows with it (ONNX Runtime\'s activations: ~7 MB per 224×224 image), not with the dump. Default: 256 up to 64×64 pixels, then 2^20 / side² (20 at 224×224). A resumed job must use the same value' })
       .option('device', { choices: DEVICES, default: 'cpu' as Device, describe: 'execution provider' })
       .option('threads', { type: 'number', describe: 'intra-op threads (default: all cores); 1 lets several jobs share a machine' })
       .example('$0 pseudo-label --run runs/pets --input dump/ --out labels.csv --threshold 0.95', 'label a folder')
@@ -41,12 +41,13 @@ export function pseudoLabelCommand(y: Argv) {
       .epilogue('Killed, preempted or stopped (SIGTERM/SIGINT finish the batch in flight, then exit with 128 + the signal number)? Run the same command again: it resumes from OUT.journal, and the rows are those of an uninterrupted run.'),
     async (a) => {
       const shard = parseShard(a.shard);
-      posInt(a.batch, '--batch');
+      if (a.batch !== undefined) posInt(a.batch, '--batch');
       if (a.threads !== undefined) posInt(a.threads, '--threads');
       if (!(a.threshold >= 0 && a.threshold <= 1)) throw new UsageError(`--threshold must be in [0, 1], got ${a.threshold}`);
       const run = loadRun(a.run);
       const m = run.artifacts.manifest;
       checkOut(a.out, a.input);
+      const batch = a.batch ?? defaultLabelBatch(m.imageSize);
       const items = await openItems(a.input, { size: m.imageSize, channels: m.channels as 1 | 3 });
       for (const w of items.warnings.slice(0, 20)) console.error(w);
       if (items.total === 0) throw new UsageError(`--input ${a.input} holds no files to label`);
@@ -56,7 +57,7 @@ export function pseudoLabelCommand(y: Argv) {
       const t0 = Date.now();
       try {
         const r = await pseudoLabel({
-          out: a.out, format: a.format, threshold: a.threshold, onlyAccepted: a['only-accepted'], batch: a.batch, items,
+          out: a.out, format: a.format, threshold: a.threshold, onlyAccepted: a['only-accepted'], batch, items,
           shard: { index: shard?.index ?? null, count: shard?.count ?? null, start, end },
           classifier: clf, classes: run.classes, model: modelProvenance(run), signal: stop.signal,
           onProgress: tenths(`pseudo-label ${a.out}`, 'images'), log: (s) => console.error(s),
