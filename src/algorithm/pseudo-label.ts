@@ -23,8 +23,8 @@ export interface LabelJob {
   classifier: Classifier;
   classes: string[];
   model: ModelProvenance;
-  /** Checked after each batch: once aborted, the job stops at a batch boundary with its journal up to date. */
-  signal?: AbortSignal;
+  /** Checked after each batch: once requested, the job stops at a batch boundary with its journal up to date. */
+  stop?: { readonly requested: boolean };
   /** Items of the shard done so far (resumed ones included), after each batch. */
   onProgress?: (done: number, total: number) => void;
   log: (line: string) => void;
@@ -65,6 +65,20 @@ function differences(a: Record<string, unknown>, b: Record<string, unknown>): st
 }
 
 export async function pseudoLabel(job: LabelJob): Promise<LabelResult> {
+  const track = { fresh: false, commits: 0 };
+  try {
+    return await labelJob(job, track);
+  } catch (e) {
+    // A write that failed (a full disk) before anything was committed leaves no file behind; once batches are in
+    // the journal, the partial file and the journal stay, so that after freeing space the same command resumes.
+    if (track.fresh && track.commits === 0) {
+      for (const f of [partialFile(job.out), journalFile(job.out)]) fs.rmSync(f, { force: true });
+    }
+    throw e;
+  }
+}
+
+async function labelJob(job: LabelJob, track: { fresh: boolean; commits: number }): Promise<LabelResult> {
   const { out, shard } = job;
   const jfile = journalFile(out);
   const pfile = partialFile(out);
@@ -108,6 +122,7 @@ export async function pseudoLabel(job: LabelJob): Promise<LabelResult> {
     state.resumes.push(resume);
     job.log(`resuming ${out}: ${pos - shard.start} of ${shard.end - shard.start} images already labeled (journal ${jfile})`);
   } else {
+    track.fresh = true;
     fd = fs.openSync(pfile, 'w');
     writeFully(fd, Buffer.from(fileHeader(job.format)));
     fs.fsyncSync(fd);
@@ -139,9 +154,9 @@ export async function pseudoLabel(job: LabelJob): Promise<LabelResult> {
       pos = batch.end;
       // The sync runs on libuv's pool while the next batch is classified; the journal line follows it.
       const entry = { end: pos, bytes: fs.fstatSync(fd).size, counts: { ...counts } };
-      committed = committed.then(() => fsyncAsync(fd)).then(() => journal.append(entry));
+      committed = committed.then(() => fsyncAsync(fd)).then(() => { journal.append(entry); track.commits++; });
       job.onProgress?.(pos - shard.start, total);
-      if (job.signal?.aborted && pos < shard.end) {
+      if (job.stop?.requested && pos < shard.end) {
         pending?.catch(() => {}); // the decode in flight is not needed
         await committed;
         return { status: 'stopped', resumedAt, done: pos - shard.start };

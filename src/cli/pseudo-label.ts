@@ -7,12 +7,13 @@ import { modelProvenance } from '../algorithm/label-meta.js';
 import { LABEL_FORMATS, LabelFormat } from '../algorithm/label-rows.js';
 import { defaultLabelBatch, journalFile, pseudoLabel } from '../algorithm/pseudo-label.js';
 import { loadRun } from '../algorithm/run.js';
-import { UsageError } from '../artifacts/files.js';
+import { UsageError, asWriteError } from '../artifacts/files.js';
 import { shardRange } from '../data/source.js';
 import { openItems } from '../data/stream.js';
 import { DEVICES, Device } from '../runtime/session.js';
 import { tenths } from './progress.js';
-import { stopOnSignals } from './signals.js';
+import { EXIT_STOPPED } from './errors.js';
+import { GracefulStop } from './stop.js';
 
 export function parseShard(s: string | undefined): { index: number; count: number } | undefined {
   if (s === undefined) return undefined;
@@ -38,7 +39,7 @@ export function pseudoLabelCommand(y: Argv) {
       .option('threads', { type: 'number', describe: 'intra-op threads (default: all cores); 1 lets several jobs share a machine' })
       .example('$0 pseudo-label --run runs/pets --input dump/ --out labels.csv --threshold 0.95', 'label a folder')
       .example('$0 pseudo-label --run runs/pets --input dump/ --out labels-$I.csv --shard $I/8', 'one of 8 parallel jobs (a Kubernetes indexed Job, a Slurm array, GNU parallel); then ssmae merge-labels labels-*.csv --out labels.csv')
-      .epilogue('Killed, preempted or stopped (SIGTERM/SIGINT finish the batch in flight, then exit with 128 + the signal number)? Run the same command again: it resumes from OUT.journal, and the rows are those of an uninterrupted run.'),
+      .epilogue('Killed, preempted or stopped (SIGTERM/SIGINT finish the batch in flight and its journal, then exit with code 5)? Run the same command again: it resumes from OUT.journal, and the rows are those of an uninterrupted run.'),
     async (a) => {
       const shard = parseShard(a.shard);
       if (a.batch !== undefined) posInt(a.batch, '--batch');
@@ -53,20 +54,21 @@ export function pseudoLabelCommand(y: Argv) {
       if (items.total === 0) throw new UsageError(`--input ${a.input} holds no files to label`);
       const [start, end] = shard ? shardRange(items.total, shard) : [0, items.total];
       const clf = await Classifier.create(run.artifacts, run.weights, { device: a.device, threads: a.threads });
-      const stop = stopOnSignals('pseudo-label');
+      const stop = new GracefulStop('finishing the batch in flight and its journal line');
+      stop.arm();
       const t0 = Date.now();
       try {
         const r = await pseudoLabel({
           out: a.out, format: a.format, threshold: a.threshold, onlyAccepted: a['only-accepted'], batch, items,
           shard: { index: shard?.index ?? null, count: shard?.count ?? null, start, end },
-          classifier: clf, classes: run.classes, model: modelProvenance(run), signal: stop.signal,
+          classifier: clf, classes: run.classes, model: modelProvenance(run), stop,
           onProgress: tenths(`pseudo-label ${a.out}`, 'images'), log: (s) => console.error(s),
-        });
+        }).catch((e: unknown) => { throw asWriteError(a.out, e); });
         const secs = Math.max((Date.now() - t0) / 1000, 1e-3);
         if (r.status === 'stopped') {
-          console.error(`pseudo-label: stopped by ${String(stop.signal.reason)} after ${r.done} of ${end - start} images; ` +
+          console.error(`pseudo-label: stopped by ${stop.signal} after ${r.done} of ${end - start} images; ` +
             `${journalFile(a.out)} holds them: run the same command again to resume`);
-          process.exitCode = stop.exitCode();
+          process.exitCode = EXIT_STOPPED;
           return;
         }
         const c = r.meta!.counts;

@@ -154,8 +154,8 @@ export interface DumpListing {
   /** [index, why the file cannot be decoded (not an image type, broken link, empty)]; candidate images are absent. */
   reasons: [number, string][];
   fingerprint: string;
-  /** Innermost folders without any file (warnings, not rows). */
-  emptyFolders: string[];
+  /** Warning lines: innermost folders without any file, links to folders already read (not rows). */
+  warnings: string[];
 }
 
 export function listDumpFolder(dir: string): DumpListing {
@@ -165,16 +165,24 @@ export function listDumpFolder(dir: string): DumpListing {
   let count = 0;
   let bytes = 0;
   const reasons: [number, string][] = [];
-  const emptyFolders: string[] = [];
+  const warnings: string[] = [];
   const hash = createHash('sha256');
+  const seen = new Set<string>(); // real paths of the folders read: each is read once, so link loops end
   const visit = (folder: string, rel: string): number => {
+    const real = realpathSync(folder);
+    if (seen.has(real)) {
+      warnings.push(`warning: skipped ${folder}: symbolic link to ${real}, a folder already read (a link loop or a second way in); not followed`);
+      return 0;
+    }
+    seen.add(real);
     const names = readdirSync(folder).filter((n) => !isHidden(n)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     let found = 0;
     let subfolders = 0;
     for (const name of names) {
       const path = join(folder, name);
       const relPath = rel ? `${rel}/${name}` : name;
-      const st = statSync(path, { throwIfNoEntry: false });
+      const entry = statEntry(path);
+      const st = 'error' in entry ? undefined : entry;
       if (st?.isDirectory()) {
         subfolders++;
         found += visit(path, relPath);
@@ -187,17 +195,17 @@ export function listDumpFolder(dir: string): DumpListing {
       offsets[++count] = bytes;
       const i = count - 1;
       found++;
-      if (!st) reasons.push([i, 'broken link']);
+      if (!st) reasons.push([i, (entry as { error: string }).error]);
       else if (!IMAGE_EXTENSIONS.has(extname(name).toLowerCase())) reasons.push([i, `not an image file type (${extname(name) || 'no extension'})`]);
       else if (st.size === 0) reasons.push([i, 'empty file (0 bytes)']);
       hash.update(`${relPath}\0${st?.size ?? -1}\0${Math.floor(st?.mtimeMs ?? 0)}\n`);
     }
-    if (found === 0 && subfolders === 0) emptyFolders.push(folder);
+    if (found === 0 && subfolders === 0) warnings.push(`warning: ${folder}: folder contains no files`);
     return found;
   };
   visit(dir, '');
   const all = new Uint8Array(bytes); // its own ArrayBuffer (not Node's shared pool), so it can be transferred
   let at = 0;
   for (const c of chunks) { all.set(c, at); at += c.length; }
-  return { paths: new PathList(dir, all, offsets.slice(0, count + 1)), reasons, fingerprint: hash.digest('hex'), emptyFolders };
+  return { paths: new PathList(dir, all, offsets.slice(0, count + 1)), reasons, fingerprint: hash.digest('hex'), warnings };
 }

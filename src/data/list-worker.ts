@@ -5,13 +5,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { listDumpFolder } from './folder.js';
 
 export type ListReply =
-  | { bytes: Uint8Array; offsets: Uint32Array; reasons: [number, string][]; fingerprint: string; emptyFolders: string[] }
+  | { bytes: Uint8Array; offsets: Uint32Array; reasons: [number, string][]; fingerprint: string; warnings: string[] }
   | { error: string };
 
 let reply: ListReply;
 try {
   const l = listDumpFolder(workerData as string);
-  reply = { bytes: l.paths.bytes, offsets: l.paths.offsets, reasons: l.reasons, fingerprint: l.fingerprint, emptyFolders: l.emptyFolders };
+  reply = { bytes: l.paths.bytes, offsets: l.paths.offsets, reasons: l.reasons, fingerprint: l.fingerprint, warnings: l.warnings };
 } catch (e) {
   reply = { error: (e as Error).message };
 }

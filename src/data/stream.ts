@@ -56,7 +56,7 @@ export async function openItems(spec: string, target: Target): Promise<ItemSourc
       paths = new PathList(rest, l.bytes, l.offsets);
       fingerprint = l.fingerprint;
       known = new Map(l.reasons);
-      warnings = l.emptyFolders.map((f) => `warning: ${f}: folder contains no files`);
+      warnings = l.warnings;
     } else {
       const l = await listManifest(rest, false);
       const list = l.files.map((f) => f.path);
