@@ -97,7 +97,7 @@ test('eval --json: one JSON object with accuracy, n, per-class keys and a confus
   oneLineError(cli('eval', '--run', run, '--data', path.join(tmp, 'nope')), /nope/);
 });
 
-const HEADER = 'path,label,confidence,class_index,accepted';
+const HEADER = 'path,label,class_index,confidence,margin,accepted,error';
 
 test('pseudo-label: exact header; shards 0/3, 1/3, 2/3 cover the input once with the unsharded labels; bad shard exits 2', async () => {
   await ready;
@@ -108,11 +108,14 @@ test('pseudo-label: exact header; shards 0/3, 1/3, 2/3 cover the input once with
   assert.equal(f.rows.length, 11);
   const byPath = new Map(f.rows.map((r) => [r[0], r]));
   assert.equal(byPath.size, 11);
-  for (const [p, label, conf, idx, acc] of f.rows) {
+  for (const [p, label, idx, conf, margin, acc, error] of f.rows) {
     assert.ok(fs.existsSync(p), `${p} is not a file`);
     assert.equal(label, CLASSES[Number(idx)]);
     assert.ok(Number(conf) >= 1 / 3 - 1e-6 && Number(conf) <= 1, `confidence ${conf}`);
+    // Three classes: the runner-up has at most (1 - conf) / 1 and at least (1 - conf) / 2 of the probability.
+    assert.ok(Number(margin) <= Number(conf) - (1 - Number(conf)) / 2 + 2e-6 && Number(margin) >= 2 * Number(conf) - 1 - 2e-6, `margin ${margin} at confidence ${conf}`);
     assert.equal(acc, Number(conf) >= 0.5 ? '1' : '0');
+    assert.equal(error, '');
   }
   const seen = new Map<string, number>();
   const sizes: number[] = [];
@@ -167,7 +170,7 @@ test('export-model: model.onnx runs in a fresh onnxruntime session on uint8 imag
   const label = out.label.data as BigInt64Array;
   assert.deepEqual(out.logits.dims, [12, 3]);
   const confusion = CLASSES.map(() => CLASSES.map(() => 0));
-  rows.forEach(([p, name, conf, idx], n) => {
+  rows.forEach(([p, name, idx, conf], n) => {
     const l = Array.from(logits.subarray(n * 3, n * 3 + 3));
     const argmax = l.indexOf(Math.max(...l));
     assert.equal(argmax, Number(idx), `${p}: model.onnx says ${argmax}, pseudo-label says ${idx}`);

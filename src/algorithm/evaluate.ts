@@ -18,12 +18,13 @@ export interface Evaluation {
   step: number;
 }
 
-export async function evaluateRun(run: Run, set: ImageSet, opts: { device?: Device; threads?: number } = {}): Promise<Evaluation> {
+export async function evaluateRun(run: Run, set: ImageSet,
+  opts: { device?: Device; threads?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<Evaluation> {
   const m = run.artifacts.manifest;
   const clf = await Classifier.create(run.artifacts, run.weights, opts);
   let label: Int32Array;
   try {
-    label = predictions(await clf.logits(set.images, set.n), m.classes).label;
+    label = predictions(await clf.logits(set.images, set.n, 256, (done) => opts.onProgress?.(done, set.n)), m.classes).label;
   } finally {
     await clf.release();
   }

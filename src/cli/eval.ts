@@ -7,7 +7,7 @@ import { loadRun } from '../algorithm/run.js';
 import { writeFileAtomic } from '../artifacts/files.js';
 import { loadSource } from '../data/source.js';
 import { DEVICES, Device } from '../runtime/session.js';
-import { decodeProgress } from './progress.js';
+import { decodeProgress, tenths } from './progress.js';
 
 export function evalCommand(y: Argv) {
   return y.command('eval', 'Evaluate a trained run on a labeled source: accuracy, per-class accuracy, confusion matrix',
@@ -27,7 +27,8 @@ export function evalCommand(y: Argv) {
       const set = await loadSource(a.data, { size: m.imageSize, channels: m.channels as 1 | 3, labeled: true, classes: run.classes,
         onProgress: decodeProgress(a.data) });
       const t0 = Date.now();
-      const e = await evaluateRun(run, set, { device: a.device, threads: a.threads });
+      const e = await evaluateRun(run, set, { device: a.device, threads: a.threads,
+        onProgress: tenths(`eval ${a.data}`, 'images', { quietFor: 2000 }) });
       const { confusion, per_class: perClass } = e;
       const csvFile = a.confusion ?? path.join(a.run, 'confusion.csv');
       const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);

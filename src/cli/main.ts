@@ -11,17 +11,23 @@ import { pseudoLabelCommand } from './pseudo-label.js';
 import { exportModelCommand } from './export-model.js';
 import { checkCommand } from './check.js';
 import { reportCommand } from './report.js';
+import { mergeLabelsCommand } from './merge-labels.js';
 import { TOOL_VERSION } from '../artifacts/version.js';
 
+const VARIADIC_COMMANDS = new Set(['merge-labels']);
+
 async function main(): Promise<void> {
-  let y = yargs(lastFlagWins(hideBin(process.argv)))
+  const args = lastFlagWins(hideBin(process.argv));
+  let y = yargs(args)
     .scriptName('ssmae')
     .usage('$0 <command> [options]\n\nTrain Vision Transformers with few labels and many unlabeled images (Semi-Supervised MAE).')
     .version(TOOL_VERSION)
     .strict()
     // A flag given twice takes its last value (as in most CLIs; lastFlagWins drops the earlier ones), instead of
-    // becoming an array no option expects.
-    .parserConfiguration({ 'duplicate-arguments-array': false })
+    // becoming an array no option expects. yargs applies that setting to variadic positionals too (`merge-labels
+    // a b c` would see only c), so commands that take a list of files keep yargs' default; their flags are still
+    // de-duplicated by lastFlagWins.
+    .parserConfiguration({ 'duplicate-arguments-array': VARIADIC_COMMANDS.has(args[0]) })
     .demandCommand(1, 'choose a command; see --help')
     .wrap(Math.min(120, process.stdout.columns ?? 100))
     .fail((msg, err) => {
@@ -33,6 +39,7 @@ async function main(): Promise<void> {
   y = trainCommand(y);
   y = evalCommand(y);
   y = pseudoLabelCommand(y);
+  y = mergeLabelsCommand(y);
   y = exportModelCommand(y);
   y = checkCommand(y);
   y = reportCommand(y);

@@ -16,7 +16,7 @@ import { UsageError, WriteError, ensureWritableDir, removeStaleTempFiles, writeF
 import { DEVICES, checkDevice } from '../runtime/session.js';
 import { lastFlagWins } from './args.js';
 import { EXIT_STOPPED } from './errors.js';
-import { decodeProgress } from './progress.js';
+import { decodeProgress, tenths } from './progress.js';
 import { GracefulStop, shellCommand } from './stop.js';
 
 /** The files a run directory holds: their presence means a run is there; --overwrite removes them. */
@@ -170,12 +170,17 @@ function progressHooks(quiet: boolean) {
     }, cliProgress.Presets.shades_classic)
     : null;
   const f = (v: number | null | undefined, d = 3) => (v === null || v === undefined ? '-' : v.toFixed(d));
+  // Without the bar (a log, or --quiet): one line per 10% of the steps, besides the metrics lines.
+  const tick = bar ? undefined : tenths('train', 'steps', { tty: false });
+  let total = 0;
   return {
-    onStart: ({ step, total, resumed }: { step: number; total: number; resumed: boolean }) => {
+    onStart: ({ step, total: t, resumed }: { step: number; total: number; resumed: boolean }) => {
       if (resumed) console.error(`resuming at step ${step}`);
+      total = t;
       bar?.start(total, step, { loss: '-', rec: '-', ceL: '-', ceU: '-', gate: 'closed', rate: '-', ips: '-' });
     },
     onStep: (i: { step: number; stats: Record<string, number>; gateOpen: boolean; imagesPerSec: number }) => {
+      tick?.(i.step, total);
       bar?.update(i.step, {
         loss: f(i.stats.loss), rec: f(i.stats.rec_loss), ceL: f(i.stats.ce_labeled), ceU: f(i.stats.ce_pseudo),
         gate: i.gateOpen ? 'open' : 'closed', rate: f(i.stats.pseudo_mask_rate, 2), ips: i.imagesPerSec.toFixed(0),

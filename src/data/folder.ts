@@ -4,6 +4,7 @@
 // are often assembled from links), but each real folder is read once: a link back into the tree (`current -> .`,
 // common in dumps) is reported and skipped, never followed round and round.
 
+import { createHash } from 'node:crypto';
 import { readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { extname, join } from 'node:path';
 import { compareClassNames, DataError } from './types.js';
@@ -127,4 +128,84 @@ export function listUnlabeledFolder(dir: string, classes?: string[]): Listing {
   const skipped: Listing['skipped'] = [];
   walk(dir, -1, files, skipped, new Set());
   return { files, classes: classes?.slice() ?? [], skipped };
+}
+
+/**
+ * Many paths below one folder: their relative parts in one buffer (UTF-8, back to back) with offsets, ~1 byte per
+ * character and no object per path; `get` joins the folder back on.
+ */
+export class PathList {
+  private readonly view: Buffer;
+  constructor(readonly root: string, readonly bytes: Uint8Array, readonly offsets: Uint32Array) {
+    this.view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  get length(): number { return this.offsets.length - 1; }
+  get(i: number): string { return join(this.root, this.view.toString('utf8', this.offsets[i], this.offsets[i + 1])); }
+}
+
+/**
+ * A dump to pseudo-label: every non-hidden file under `dir` (sorted, depth-first, links followed), images or not,
+ * so that each file becomes one output row — a file that cannot be an image carries its reason from the start.
+ * `fingerprint` is the sha256 of every file's path relative to `dir`, size and mtime, in listing order: two jobs
+ * that list the same dump get the same fingerprint wherever it is mounted.
+ */
+export interface DumpListing {
+  paths: PathList;
+  /** [index, why the file cannot be decoded (not an image type, broken link, empty)]; candidate images are absent. */
+  reasons: [number, string][];
+  fingerprint: string;
+  /** Warning lines: innermost folders without any file, links to folders already read (not rows). */
+  warnings: string[];
+}
+
+export function listDumpFolder(dir: string): DumpListing {
+  requireDir(dir);
+  const chunks: Buffer[] = [];
+  let offsets = new Uint32Array(1024);
+  let count = 0;
+  let bytes = 0;
+  const reasons: [number, string][] = [];
+  const warnings: string[] = [];
+  const hash = createHash('sha256');
+  const seen = new Set<string>(); // real paths of the folders read: each is read once, so link loops end
+  const visit = (folder: string, rel: string): number => {
+    const real = realpathSync(folder);
+    if (seen.has(real)) {
+      warnings.push(`warning: skipped ${folder}: symbolic link to ${real}, a folder already read (a link loop or a second way in); not followed`);
+      return 0;
+    }
+    seen.add(real);
+    const names = readdirSync(folder).filter((n) => !isHidden(n)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    let found = 0;
+    let subfolders = 0;
+    for (const name of names) {
+      const path = join(folder, name);
+      const relPath = rel ? `${rel}/${name}` : name;
+      const entry = statEntry(path);
+      const st = 'error' in entry ? undefined : entry;
+      if (st?.isDirectory()) {
+        subfolders++;
+        found += visit(path, relPath);
+        continue;
+      }
+      const b = Buffer.from(relPath);
+      chunks.push(b);
+      bytes += b.length;
+      if (count + 2 > offsets.length) { const o = new Uint32Array(offsets.length * 2); o.set(offsets); offsets = o; }
+      offsets[++count] = bytes;
+      const i = count - 1;
+      found++;
+      if (!st) reasons.push([i, (entry as { error: string }).error]);
+      else if (!IMAGE_EXTENSIONS.has(extname(name).toLowerCase())) reasons.push([i, `not an image file type (${extname(name) || 'no extension'})`]);
+      else if (st.size === 0) reasons.push([i, 'empty file (0 bytes)']);
+      hash.update(`${relPath}\0${st?.size ?? -1}\0${Math.floor(st?.mtimeMs ?? 0)}\n`);
+    }
+    if (found === 0 && subfolders === 0) warnings.push(`warning: ${folder}: folder contains no files`);
+    return found;
+  };
+  visit(dir, '');
+  const all = new Uint8Array(bytes); // its own ArrayBuffer (not Node's shared pool), so it can be transferred
+  let at = 0;
+  for (const c of chunks) { all.set(c, at); at += c.length; }
+  return { paths: new PathList(dir, all, offsets.slice(0, count + 1)), reasons, fingerprint: hash.digest('hex'), warnings };
 }

@@ -116,13 +116,13 @@ function shardListing(listing: Listing, shard: LoadOptions['shard']): Listing & 
 }
 
 /** The spec with any path made absolute, so the same data named from two folders shares a cache entry. */
-function canonicalSpec(spec: string): string {
+export function canonicalSpec(spec: string): string {
   const { scheme, rest } = splitSpec(spec);
   if (scheme === 'mnist' || scheme === 'fashion-mnist') return spec;
   return `${scheme}:${rest.split(',').map((p) => resolve(p)).join(',')}`;
 }
 
-function splitSpec(spec: string): { scheme: string; rest: string } {
+export function splitSpec(spec: string): { scheme: string; rest: string } {
   const m = /^([a-z0-9-]+):(.*)$/.exec(spec);
   if (m && SCHEMES.has(m[1])) return { scheme: m[1], rest: m[2] };
   if (spec.toLowerCase().endsWith('.csv')) return { scheme: 'csv', rest: spec };
