@@ -11,6 +11,7 @@ import { Graph } from '../src/graph/builder.js';
 import { Rng } from '../src/data/rng.js';
 import { Tensor, numel } from '../src/graph/types.js';
 import { hostTensor, toNumbers } from '../src/runtime/tensor.js';
+import { erfSeries } from '../src/models/vit.js';
 import { GradInput, formatTable, gradcheck, relError, runGraph, uniform } from './helpers/gradcheck.js';
 
 const BOUND = 1e-6;
@@ -169,6 +170,43 @@ describe('gradient rules vs central finite differences (float64)', () => {
   for (const c of cases) {
     test(c.op, () => check(c));
   }
+});
+
+// ---- composite functions: differentiated as a whole (Graph.composite), and node by node when a value inside is used
+// outside (the fallback); both against finite differences. float64 GELU takes erf from its Maclaurin series. ----
+const geluX = (name: string, shape: number[]) => inp(name, shape, -3, 3);
+describe('composite functions vs central finite differences (float64)', () => {
+  test('Gelu composite rule', () => check({
+    op: 'Gelu [3,4] (composite rule)', inputs: [geluX('x', [3, 4])], build: (g, [x]) => g.gelu(x, (z) => erfSeries(g, z)),
+  }));
+  test('Gelu used twice and broadcast: both uses add up', () => check({
+    op: 'Gelu fan-out', inputs: [geluX('x', [2, 3]), inp('b', [3])],
+    build: (g, [x, b]) => g.mul(g.gelu(g.add(x, b), (z) => erfSeries(g, z)), g.gelu(x, (z) => erfSeries(g, z))),
+  }));
+  test('Gelu whose inner Φ is also used outside: per-node rules', () => check({
+    op: 'Gelu fallback (Φ used outside)', inputs: [geluX('x', [3, 4])],
+    build: (g, [x]) => {
+      const y = g.gelu(x, (z) => erfSeries(g, z));
+      return g.add(y, g.mul(g.composites.get(y.name)!.saved.cdf, x));
+    },
+  }));
+  test('the composite rule replaces the chain rule through the nodes of GELU', () => {
+    const backwardOps = (outside: boolean): string[] => {
+      const g = new Graph('gelu');
+      const x = g.input('x', 'float32', [2, 3]);
+      const y = g.gelu(x);
+      const out = outside ? g.add(y, g.composites.get(y.name)!.saved.cdf) : y;
+      const loss = g.reduceSum(out, [0, 1], false);
+      const before = g.nodes.length;
+      gradients(g, loss, [x]);
+      return g.nodes.slice(before).map((n) => n.op);
+    };
+    const whole = backwardOps(false);
+    // (Unsqueeze and Expand spread the loss's ReduceSum)
+    const rule = whole.filter((op) => op !== 'Expand' && op !== 'Unsqueeze').sort();
+    assert.deepEqual(rule, ['Add', 'Exp', 'Mul', 'Mul', 'Mul', 'Mul', 'Mul'], `${whole}`);
+    assert.ok(backwardOps(true).includes('Neg'), 'with Φ used outside, the per-node Erf rule runs');
+  });
 });
 
 // ---- Erf: ORT 1.29 has no float64 Erf kernel, so this rule is checked in float32 ----

@@ -36,7 +36,7 @@ export function layerNorm(g: Graph, W: ParamSet, name: string, x: Tensor): Tenso
 }
 
 /** erf(x) for float64 from standard operators: its Maclaurin series to 60 terms on |x| ≤ 4, ±1 beyond. */
-function erfSeries(g: Graph, x: Tensor): Tensor {
+export function erfSeries(g: Graph, x: Tensor): Tensor {
   const dt = x.dtype;
   const four = g.scalar(dt, 4);
   const xc = g.max(g.min(x, four), g.neg(four));
@@ -57,10 +57,7 @@ function erfSeries(g: Graph, x: Tensor): Tensor {
 
 /** Exact GELU, x·Φ(x) = ½x(1 + erf(x/√2)), as PyTorch's nn.GELU. */
 export function gelu(g: Graph, x: Tensor, opts: BuildOptions = {}): Tensor {
-  const dt = x.dtype;
-  const z = g.mul(x, g.scalar(dt, Math.SQRT1_2));
-  const e = opts.erfStandIn ? erfSeries(g, z) : g.erf(z);
-  return g.mul(g.mul(x, g.scalar(dt, 0.5)), g.add(e, g.scalar(dt, 1)));
+  return g.gelu(x, opts.erfStandIn ? (z) => erfSeries(g, z) : undefined);
 }
 
 /** Multi-head self-attention: [N, T, d] → [N, T, d]. */
