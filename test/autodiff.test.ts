@@ -116,6 +116,15 @@ const cases: Case[] = [
     op: 'LayerNorm [2,3,5] scale+bias', inputs: [inp('x', [2, 3, 5], -2, 2), inp('scale', [5], 0.5, 1.5), inp('bias', [5])],
     build: (g, [x, s, b]) => g.layerNorm(x, s, b, 1e-5),
   },
+  // Gemm, each transpose combination (the MatMul rule emits these for linear layers)
+  ...[[false, false], [true, false], [false, true], [true, true]].map(([ta, tb]): Case => ({
+    op: `Gemm transA=${+ta} transB=${+tb}`, inputs: [inp('a', ta ? [4, 3] : [3, 4]), inp('b', tb ? [5, 4] : [4, 5])],
+    build: (g, [a, b]) => g.gemm(a, b, ta, tb),
+  })),
+  {
+    op: 'Gemm with C [5] broadcast', inputs: [inp('a', [3, 4]), inp('b', [4, 5]), inp('c', [5])],
+    build: (g, [a, b, c]) => g.node1('Gemm', [a, b, c], 'float64', [3, 5]),
+  },
   // shape manipulation
   { op: 'Reshape [2,3,4]→[4,-1]', inputs: [inp('x', [2, 3, 4])], build: (g, [x]) => g.reshape(x, [4, -1]) },
   { op: 'Transpose perm [2,0,1]', inputs: [inp('x', [2, 3, 4])], build: (g, [x]) => g.transpose(x, [2, 0, 1]) },

@@ -255,6 +255,18 @@ export class Graph {
     return this.node1(op, [a, b], a.dtype, [...batch, m, n]);
   }
 
+  /** ONNX Gemm without C: op(a) × op(b) for 2-D a and b, op transposing where asked (no Transpose node). */
+  gemm(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+    const op = 'Gemm';
+    this.needFloat(op, a);
+    this.sameType(op, a, b);
+    if (a.shape.length !== 2 || b.shape.length !== 2) fail(op, `operands must be 2-D, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+    const [m, k] = transA ? [a.shape[1], a.shape[0]] : a.shape;
+    const [k2, n] = transB ? [b.shape[1], b.shape[0]] : b.shape;
+    if (k !== k2) fail(op, `inner dimensions differ: ${fmtShape(a.shape)}${transA ? 'ᵀ' : ''} × ${fmtShape(b.shape)}${transB ? 'ᵀ' : ''}`);
+    return this.node1(op, [a, b], a.dtype, [m, n], { transA: transA ? 1 : 0, transB: transB ? 1 : 0 });
+  }
+
   // ---- reductions ----
   private reduceAxes(op: string, a: Tensor, axes: readonly number[], keepdims: boolean): { axes: number[]; shape: Dim[] } {
     const r = a.shape.length;
