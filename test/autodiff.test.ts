@@ -137,6 +137,8 @@ const cases: Case[] = [
     build: (g, xs) => g.concat(xs, 1),
   },
   { op: 'Concat of 2 on axis -1', inputs: [inp('a', [2, 3]), inp('b', [2, 1])], build: (g, xs) => g.concat(xs, -1) },
+  { op: 'Split axis -1 into [1,3,1]', inputs: [inp('x', [2, 5])], build: (g, [x]) => { const [a, b, c] = g.split(x, -1, [1, 3, 1]); return g.concat([g.mul(c, a), b], 1); } },
+  { op: 'Split axis 0, middle part unused', inputs: [inp('x', [4, 3])], build: (g, [x]) => { const [a, , c] = g.split(x, 0, [1, 2, 1]); return g.add(a, g.tanh(c)); } },
   { op: 'Slice axis 1 [-3:-1]', inputs: [inp('x', [4, 5])], build: (g, [x]) => g.slice(x, [1], [-3], [-1]) },
   { op: 'Slice axes [0,-1] [1:3, -4:100]', inputs: [inp('x', [4, 5])], build: (g, [x]) => g.slice(x, [0, -1], [1, -4], [3, 100]) },
   {

@@ -348,6 +348,14 @@ export class Graph {
     });
     return this.node1('Slice', [a, this.ints(starts), this.ints(ends), this.ints(norm)], a.dtype, shape);
   }
+  /** Split along `axis` into consecutive parts of the given static sizes (ONNX Split, sizes as an input). */
+  split(a: Tensor, axis: number, sizes: readonly number[]): Tensor[] {
+    const ax = normAxis('Split', axis, a.shape.length);
+    const total = sizes.reduce((x, y) => x + y, 0);
+    if (a.shape[ax] !== total) fail('Split', `sizes [${sizes}] do not add up to axis ${ax} of ${fmtShape(a.shape)}`);
+    const outs = sizes.map((n) => ({ dtype: a.dtype, shape: a.shape.map((d, i) => (i === ax ? n : d)) }));
+    return this.nodeN('Split', [a, this.ints(sizes)], outs, { axis: ax });
+  }
   expand(a: Tensor, shape: readonly number[]): Tensor {
     return this.node1('Expand', [a, this.ints(shape)], a.dtype, broadcast('Expand', a.shape, shape));
   }

@@ -65,10 +65,8 @@ export function attention(g: Graph, W: ParamSet, name: string, x: Tensor, heads:
   const d = x.shape[2] as number;
   const dh = d / heads;
   const qkv = linear(g, W, `${name}.qkv`, x);                                  // [N, T, 3d]
-  const split = (i: number) => {
-    const t = g.slice(qkv, [2], [i * d], [(i + 1) * d]);                       // [N, T, d]
-    return g.transpose(g.reshape(t, [0, 0, heads, dh]), [0, 2, 1, 3]);        // [N, h, T, dh]
-  };
+  const parts = g.split(qkv, 2, [d, d, d]);                                  // 3 × [N, T, d]
+  const split = (i: number) => g.transpose(g.reshape(parts[i], [0, 0, heads, dh]), [0, 2, 1, 3]); // [N, h, T, dh]
   const q = g.mul(split(0), g.scalar(x.dtype, 1 / Math.sqrt(dh)));
   const k = split(1);
   const v = split(2);
