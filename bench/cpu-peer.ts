@@ -5,6 +5,7 @@
 // FLOPs against two same-run MatMul ceilings (1024² and the step's own largest product shape). One JSON line per
 // measurement, then a table.
 //   node dist/bench/cpu-peer.js --presets micro,tiny --before DIR_OF_BUILDS --after DIR_OF_BUILDS [--rounds 2] [--steps 6]
+//     [--torch-variants eager_fp32,eager_bf16]   (NaN where a variant is left out)
 // DIR_OF_BUILDS holds one `ssmae export` folder per preset, named vit-<preset>-p4 (bench/cpu-peer.sh makes them).
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -30,6 +31,7 @@ const steps = Number(arg('steps', '6'));
 const threads = Number(arg('threads', '2'));
 const torchScript = arg('torch-script', path.join(path.dirname(new URL(import.meta.url).pathname), '../../bench/ssmae_step_torch.py'));
 const python = arg('python', '/usr/bin/python3');
+const torchVariants = arg('torch-variants', 'eager_fp32,eager_bf16').split(',');
 if (!before || !after) throw new Error('cpu-peer: --before and --after are required (folders of exported artifacts per preset)');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -86,8 +88,8 @@ for (const short of presets) {
     const afterMs = await timeRuns(sAfter, feeds, steps);
     const c1 = mm1024.flop / ((await timeRuns(mm1024.s, mm1024.feeds, 10)) * 1e6);
     const c2 = mmStep.flop / ((await timeRuns(mmStep.s, mmStep.feeds, 10)) * 1e6);
-    const fp32 = torchStep(short, B, 'eager_fp32');
-    const bf16 = torchStep(short, B, 'eager_bf16');
+    const fp32 = torchVariants.includes('eager_fp32') ? torchStep(short, B, 'eager_fp32') : NaN;
+    const bf16 = torchVariants.includes('eager_bf16') ? torchStep(short, B, 'eager_bf16') : NaN;
     const row: Row = {
       preset, round, before_ms: +beforeMs.toFixed(1), after_ms: +afterMs.toFixed(1), torch_fp32_ms: fp32, torch_bf16_ms: bf16,
       mm1024_gflops: +c1.toFixed(1), mm_step_gflops: +c2.toFixed(1),
