@@ -1,4 +1,4 @@
-// FLOPs of a step graph, counted from its nodes' static shapes: 2·M·N·K per MatMul (batched), one per output
+// FLOPs of a step graph, counted from its nodes' static shapes: 2·M·N·K per MatMul (batched) and Gemm, one per output
 // element for elementwise and reduction nodes. Matrix products dominate; the rest is reported separately.
 import { Graph } from '../src/graph/builder.js';
 import { Tensor } from '../src/graph/types.js';
@@ -17,6 +17,10 @@ export function countFlops(g: Graph): FlopCount {
     if (n.op === 'MatMul') {
       const a = g.get(n.inputs[0]);
       const k = a.shape[a.shape.length - 1] as number;
+      matmul += 2 * count(out) * k;
+    } else if (n.op === 'Gemm') {
+      const a = g.get(n.inputs[0]);
+      const k = (n.attrs.transA === 1 ? a.shape[0] : a.shape[1]) as number;
       matmul += 2 * count(out) * k;
     } else if (!['Reshape', 'Transpose', 'Unsqueeze', 'Squeeze', 'Identity', 'Slice', 'Concat', 'Expand', 'Gather', 'GatherElements', 'Cast'].includes(n.op)) {
       other += count(out);

@@ -11,6 +11,7 @@ import { Graph } from '../src/graph/builder.js';
 import { Rng } from '../src/data/rng.js';
 import { Tensor, numel } from '../src/graph/types.js';
 import { hostTensor, toNumbers } from '../src/runtime/tensor.js';
+import { erfSeries } from '../src/models/vit.js';
 import { GradInput, formatTable, gradcheck, relError, runGraph, uniform } from './helpers/gradcheck.js';
 
 const BOUND = 1e-6;
@@ -115,6 +116,15 @@ const cases: Case[] = [
     op: 'LayerNorm [2,3,5] scale+bias', inputs: [inp('x', [2, 3, 5], -2, 2), inp('scale', [5], 0.5, 1.5), inp('bias', [5])],
     build: (g, [x, s, b]) => g.layerNorm(x, s, b, 1e-5),
   },
+  // Gemm, each transpose combination (the MatMul rule emits these for linear layers)
+  ...[[false, false], [true, false], [false, true], [true, true]].map(([ta, tb]): Case => ({
+    op: `Gemm transA=${+ta} transB=${+tb}`, inputs: [inp('a', ta ? [4, 3] : [3, 4]), inp('b', tb ? [5, 4] : [4, 5])],
+    build: (g, [a, b]) => g.gemm(a, b, ta, tb),
+  })),
+  {
+    op: 'Gemm with C [5] broadcast', inputs: [inp('a', [3, 4]), inp('b', [4, 5]), inp('c', [5])],
+    build: (g, [a, b, c]) => g.node1('Gemm', [a, b, c], 'float64', [3, 5]),
+  },
   // shape manipulation
   { op: 'Reshape [2,3,4]→[4,-1]', inputs: [inp('x', [2, 3, 4])], build: (g, [x]) => g.reshape(x, [4, -1]) },
   { op: 'Transpose perm [2,0,1]', inputs: [inp('x', [2, 3, 4])], build: (g, [x]) => g.transpose(x, [2, 0, 1]) },
@@ -127,6 +137,8 @@ const cases: Case[] = [
     build: (g, xs) => g.concat(xs, 1),
   },
   { op: 'Concat of 2 on axis -1', inputs: [inp('a', [2, 3]), inp('b', [2, 1])], build: (g, xs) => g.concat(xs, -1) },
+  { op: 'Split axis -1 into [1,3,1]', inputs: [inp('x', [2, 5])], build: (g, [x]) => { const [a, b, c] = g.split(x, -1, [1, 3, 1]); return g.concat([g.mul(c, a), b], 1); } },
+  { op: 'Split axis 0, middle part unused', inputs: [inp('x', [4, 3])], build: (g, [x]) => { const [a, , c] = g.split(x, 0, [1, 2, 1]); return g.add(a, g.tanh(c)); } },
   { op: 'Slice axis 1 [-3:-1]', inputs: [inp('x', [4, 5])], build: (g, [x]) => g.slice(x, [1], [-3], [-1]) },
   { op: 'Slice axes [0,-1] [1:3, -4:100]', inputs: [inp('x', [4, 5])], build: (g, [x]) => g.slice(x, [0, -1], [1, -4], [3, 100]) },
   {
@@ -169,6 +181,43 @@ describe('gradient rules vs central finite differences (float64)', () => {
   for (const c of cases) {
     test(c.op, () => check(c));
   }
+});
+
+// ---- composite functions: differentiated as a whole (Graph.composite), and node by node when a value inside is used
+// outside (the fallback); both against finite differences. float64 GELU takes erf from its Maclaurin series. ----
+const geluX = (name: string, shape: number[]) => inp(name, shape, -3, 3);
+describe('composite functions vs central finite differences (float64)', () => {
+  test('Gelu composite rule', () => check({
+    op: 'Gelu [3,4] (composite rule)', inputs: [geluX('x', [3, 4])], build: (g, [x]) => g.gelu(x, (z) => erfSeries(g, z)),
+  }));
+  test('Gelu used twice and broadcast: both uses add up', () => check({
+    op: 'Gelu fan-out', inputs: [geluX('x', [2, 3]), inp('b', [3])],
+    build: (g, [x, b]) => g.mul(g.gelu(g.add(x, b), (z) => erfSeries(g, z)), g.gelu(x, (z) => erfSeries(g, z))),
+  }));
+  test('Gelu whose inner Φ is also used outside: per-node rules', () => check({
+    op: 'Gelu fallback (Φ used outside)', inputs: [geluX('x', [3, 4])],
+    build: (g, [x]) => {
+      const y = g.gelu(x, (z) => erfSeries(g, z));
+      return g.add(y, g.mul(g.composites.get(y.name)!.saved.cdf, x));
+    },
+  }));
+  test('the composite rule replaces the chain rule through the nodes of GELU', () => {
+    const backwardOps = (outside: boolean): string[] => {
+      const g = new Graph('gelu');
+      const x = g.input('x', 'float32', [2, 3]);
+      const y = g.gelu(x);
+      const out = outside ? g.add(y, g.composites.get(y.name)!.saved.cdf) : y;
+      const loss = g.reduceSum(out, [0, 1], false);
+      const before = g.nodes.length;
+      gradients(g, loss, [x]);
+      return g.nodes.slice(before).map((n) => n.op);
+    };
+    const whole = backwardOps(false);
+    // (Unsqueeze and Expand spread the loss's ReduceSum)
+    const rule = whole.filter((op) => op !== 'Expand' && op !== 'Unsqueeze').sort();
+    assert.deepEqual(rule, ['Add', 'Exp', 'Mul', 'Mul', 'Mul', 'Mul', 'Mul'], `${whole}`);
+    assert.ok(backwardOps(true).includes('Neg'), 'with Φ used outside, the per-node Erf rule runs');
+  });
 });
 
 // ---- Erf: ORT 1.29 has no float64 Erf kernel, so this rule is checked in float32 ----

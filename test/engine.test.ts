@@ -13,7 +13,7 @@ import { Graph } from '../src/graph/builder.js';
 import { allNodes, decodeModel, serialize } from '../src/graph/serialize.js';
 import { Session } from '../src/runtime/session.js';
 import { HostTensor, hostTensor, scalarTensor } from '../src/runtime/tensor.js';
-import { adamw, biasCorrection, clipFactor } from '../src/models/optim.js';
+import { adamw, adamwFlat, biasCorrection, clipFactor, emaUpdate } from '../src/models/optim.js';
 import { Rng } from '../src/data/rng.js';
 import { batchFeeds, policyFeeds, stateFeeds } from './helpers/stepfeeds.js';
 
@@ -66,7 +66,9 @@ test('gradients.onnx of vit-micro-p4 (float64) matches central finite difference
   assert.ok(worst <= 1e-5, `worst relative error ${worst} at ${worstName}`);
 });
 
-test('AdamW and global-norm clipping match a plain TypeScript implementation', async () => {
+/** Clipping + AdamW (+ EMA) on three tensors, five steps, in float64, against PyTorch's clip_grad_norm_ and
+ *  torch.optim.AdamW written out in TypeScript; `flat` builds the update over flat buffers (what the steps use). */
+async function adamwAgainstReference(flat: boolean): Promise<number> {
   const rng = new Rng(5);
   const shapes = [[3, 4], [4], [2, 2, 3]];
   const decay = [true, false, true];
@@ -75,34 +77,55 @@ test('AdamW and global-norm clipping match a plain TypeScript implementation', a
   const sc = (name: string) => g.input(name, dt, []);
   const hyper = { lr: sc('lr'), weightDecay: sc('wd'), step: sc('step'), beta1: 0.9, beta2: 0.999, eps: 1e-8 };
   const clip = sc('clip');
+  const emaDecay = sc('ema_decay');
   const ins = shapes.map((s, i) => ({
     p: g.input(`p${i}`, dt, s), m: g.input(`m${i}`, dt, s), v: g.input(`v${i}`, dt, s), grad: g.input(`g${i}`, dt, s),
+    ema: g.input(`e${i}`, dt, s),
   }));
-  const { norm, factor } = clipFactor(g, ins.map((x) => x.grad), clip);
-  const bc = biasCorrection(g, hyper);
-  ins.forEach((x, i) => {
-    const r = adamw(g, { param: x.p, m: x.m, v: x.v, grad: g.mul(x.grad, factor), decay: decay[i] }, hyper, bc);
-    g.output(r.param, `np${i}`); g.output(r.m, `nm${i}`); g.output(r.v, `nv${i}`);
-  });
-  g.output(norm, 'norm');
+  if (flat) {
+    const groups = [[0, 2], [1]];
+    const r = adamwFlat(g, groups.map((idx) => ({
+      params: idx.map((i) => ins[i].p), m: idx.map((i) => ins[i].m), v: idx.map((i) => ins[i].v),
+      grads: idx.map((i) => ins[i].grad), ema: idx.map((i) => ins[i].ema), decay: decay[idx[0]],
+    })), hyper, clip, emaDecay);
+    groups.forEach((idx, k) => idx.forEach((i, j) => {
+      g.output(r.groups[k].params[j], `np${i}`); g.output(r.groups[k].m[j], `nm${i}`); g.output(r.groups[k].v[j], `nv${i}`);
+      g.output(r.groups[k].ema[j], `ne${i}`);
+    }));
+    g.output(r.norm, 'norm');
+  } else {
+    const { norm, factor } = clipFactor(g, ins.map((x) => x.grad), clip);
+    const bc = biasCorrection(g, hyper);
+    ins.forEach((x, i) => {
+      const r = adamw(g, { param: x.p, m: x.m, v: x.v, grad: g.mul(x.grad, factor), decay: decay[i] }, hyper, bc);
+      g.output(r.param, `np${i}`); g.output(r.m, `nm${i}`); g.output(r.v, `nv${i}`);
+      g.output(emaUpdate(g, x.ema, r.param, emaDecay), `ne${i}`);
+    });
+    g.output(norm, 'norm');
+  }
   const session = await Session.create(serialize(g), { threads: 1 });
   const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
-  const state = shapes.map((s) => ({ p: Array.from({ length: size(s) }, () => rng.normal()), m: new Array(size(s)).fill(0), v: new Array(size(s)).fill(0) }));
-  const lr = 0.01; const wd = 0.1; const clipNorm = 1.5;
+  const state = shapes.map((s) => {
+    const p = Array.from({ length: size(s) }, () => rng.normal());
+    return { p, m: new Array(size(s)).fill(0), v: new Array(size(s)).fill(0), e: p.map((x) => x + 0.1 * rng.normal()) };
+  });
+  const lr = 0.01; const wd = 0.1; const clipNorm = 1.5; const d = 0.9;
   let worst = 0;
   for (let step = 1; step <= 5; step++) {
     const grads = shapes.map((s) => Array.from({ length: size(s) }, () => 2 * rng.normal()));
     const feeds: Record<string, HostTensor> = {
       lr: scalarTensor(dt, lr), wd: scalarTensor(dt, wd), step: scalarTensor(dt, step), clip: scalarTensor(dt, clipNorm),
+      ema_decay: scalarTensor(dt, d),
     };
     shapes.forEach((s, i) => {
       feeds[`p${i}`] = hostTensor(dt, s, Float64Array.from(state[i].p));
       feeds[`m${i}`] = hostTensor(dt, s, Float64Array.from(state[i].m));
       feeds[`v${i}`] = hostTensor(dt, s, Float64Array.from(state[i].v));
+      feeds[`e${i}`] = hostTensor(dt, s, Float64Array.from(state[i].e));
       feeds[`g${i}`] = hostTensor(dt, s, Float64Array.from(grads[i]));
     });
     const out = await session.run(feeds);
-    // Reference: PyTorch's clip_grad_norm_ then torch.optim.AdamW, written out.
+    // Reference: PyTorch's clip_grad_norm_ then torch.optim.AdamW, then the EMA, written out.
     const total = Math.sqrt(grads.flat().reduce((a, x) => a + x * x, 0));
     const f = Math.min(1, clipNorm / (total + 1e-6));
     worst = Math.max(worst, Math.abs(total - Number(out.norm.data[0])) / total);
@@ -116,17 +139,26 @@ test('AdamW and global-norm clipping match a plain TypeScript implementation', a
         const vhat = st.v[j] / (1 - 0.999 ** step);
         if (decay[i]) st.p[j] *= 1 - lr * wd;
         st.p[j] -= lr * mhat / (Math.sqrt(vhat) + 1e-8);
+        st.e[j] = d * st.e[j] + (1 - d) * st.p[j];
       }
-      for (const [k, ref] of [['np', st.p], ['nm', st.m], ['nv', st.v]] as const) {
+      for (const [k, ref] of [['np', st.p], ['nm', st.m], ['nv', st.v], ['ne', st.e]] as const) {
         const got = out[`${k}${i}`].data as Float64Array;
         ref.forEach((r, j) => { worst = Math.max(worst, Math.abs(r - got[j]) / Math.max(1, Math.abs(r))); });
       }
     });
   }
   await session.release();
-  console.log(`AdamW + clipping vs TypeScript reference, 5 steps: worst relative error ${worst.toExponential(2)} (bound 1e-6)`);
-  assert.ok(worst <= 1e-6, `worst ${worst}`);
-});
+  return worst;
+}
+
+for (const flat of [false, true]) {
+  const what = flat ? 'over flat buffers (the steps\' form)' : 'tensor by tensor';
+  test(`AdamW, global-norm clipping and the EMA ${what} match a plain TypeScript implementation`, async () => {
+    const worst = await adamwAgainstReference(flat);
+    console.log(`AdamW + clipping + EMA ${what} vs TypeScript reference, 5 steps: worst relative error ${worst.toExponential(2)} (bound 1e-6)`);
+    assert.ok(worst <= 1e-6, `worst ${worst}`);
+  });
+}
 
 test('every node of every exported graph is in the default ONNX domain', () => {
   const dir = path.join(tmp, 'domains');

@@ -1,9 +1,9 @@
 // Reverse-mode differentiation over a built graph. The gradient nodes are appended to the same graph, so one
 // ONNX model computes the forward pass, the loss and the gradients.
-import { Graph } from '../graph/builder.js';
+import { Composite, Graph } from '../graph/builder.js';
 import { sameShape } from '../graph/shapes.js';
 import { Node, Tensor, fmtShape, isFloat } from '../graph/types.js';
-import { RULES } from './rules.js';
+import { COMPOSITE_RULES, RULES } from './rules.js';
 import { AutodiffError } from './types.js';
 import { zerosLike } from './util.js';
 
@@ -42,10 +42,23 @@ export function gradients(g: Graph, loss: Tensor, wrt: readonly Tensor[], opts: 
       grads.set(name, prev ? g.add(prev, t) : t); // fan-out: contributions add
     };
     if (needed.has(loss.name)) grads.set(loss.name, g.scalar(loss.dtype, 1));
+    const skip = new Set<string>(); // nodes inside a composite already differentiated as a whole
 
     for (let i = forward.length - 1; i >= 0; i--) {
       const node = forward[i];
-      if (!node.outputs.some((o) => needed.has(o))) continue;
+      if (skip.has(node.name) || !node.outputs.some((o) => needed.has(o))) continue;
+      const comp = wholeComposite(g, node, grads, stop);
+      if (comp) {
+        const gradIn = COMPOSITE_RULES[comp.kind](g, comp, grads.get(comp.output.name)!);
+        comp.inputs.forEach((x, k) => {
+          const t = gradIn[k];
+          if (!t || !needed.has(x.name)) return;
+          checkGradient(node, x, t);
+          accumulate(x.name, t);
+        });
+        for (const n of comp.nodes) skip.add(n);
+        continue;
+      }
       const gradOut = node.outputs.map((o) => (needed.has(o) ? grads.get(o) ?? null : null));
       if (gradOut.every((t) => t === null)) continue;
       const gradIn = RULES[node.op](g, node, gradOut);
@@ -58,6 +71,21 @@ export function gradients(g: Graph, loss: Tensor, wrt: readonly Tensor[], opts: 
     }
     return wrt.map((w) => grads.get(w.name) ?? zerosLike(g, w));
   });
+}
+
+/**
+ * The composite whose output `node` computes, when it can be differentiated as a whole: it has a rule, its output
+ * has a gradient, and no value computed inside it has one of its own (which a use outside the composite would give;
+ * the uses inside come earlier in the graph, so every gradient from outside has been accumulated by now) or is in
+ * `stop`.
+ */
+function wholeComposite(g: Graph, node: Node, grads: ReadonlyMap<string, Tensor>, stop: ReadonlySet<string>): Composite | null {
+  const c = g.composites.get(node.outputs[0]);
+  if (!c || !COMPOSITE_RULES[c.kind] || !grads.has(c.output.name)) return null;
+  for (const n of g.nodes) {
+    if (c.nodes.has(n.name) && n.outputs.some((o) => stop.has(o) || (o !== c.output.name && grads.has(o)))) return null;
+  }
+  return c;
 }
 
 /**

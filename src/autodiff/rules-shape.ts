@@ -40,6 +40,14 @@ export const shapeRules: Record<string, GradRule> = {
       return s;
     });
   },
+  // The parts' gradients side by side again (zeros for a part that gets none): one Concat where slicing would take a
+  // Pad per part and an Add per pair.
+  Split: (g, node, gradOut) => {
+    if (gradOut.every((t) => !t)) return node.inputs.map(() => null);
+    const [axis] = normAxes('Split', [intAttr(node, 'axis', 0)], inputOf(g, node, 0).shape.length);
+    const parts = node.outputs.map((o, i) => gradOut[i] ?? zerosLike(g, g.get(o)));
+    return [g.concat(parts, axis), ...node.inputs.slice(1).map(() => null)];
+  },
   // Slice with step 1: pad dy with zeros back to the input's extent on each sliced axis.
   Slice: (g, node, [dy]) => {
     if (!dy) return [null, null, null, null, null].slice(0, node.inputs.length);

@@ -1,5 +1,6 @@
 // The table of gradient rules, one per ONNX operator, and the operators known to have no gradient.
 import { GradRule } from './types.js';
+import { CompositeRule, compositeRules } from './rules-composite.js';
 import { elementwiseRules } from './rules-elementwise.js';
 import { layerNormRules } from './rules-layernorm.js';
 import { matmulRules } from './rules-matmul.js';
@@ -25,3 +26,6 @@ export const RULES: Readonly<Record<string, GradRule>> = {
   ...shapeRules,
   ...Object.fromEntries(NO_GRADIENT_OPS.map((op) => [op, noGradient])),
 };
+
+/** Rules for composite functions (Graph.composite), by kind. */
+export const COMPOSITE_RULES: Readonly<Record<string, CompositeRule>> = compositeRules;

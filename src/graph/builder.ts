@@ -9,6 +9,21 @@ import {
 
 export const OPSET = 17;
 
+/**
+ * A run of nodes that a builder method emitted for one mathematical function (GELU), recorded so that autodiff can
+ * differentiate the function as a whole, by the rule named `kind`, instead of node by node: the function's
+ * derivative is often far shorter than the chain rule through its parts. `saved` names intermediate values the
+ * rule may reuse. Autodiff falls back to the per-node rules when a value inside the run is used outside it.
+ */
+export interface Composite {
+  readonly kind: string;
+  readonly inputs: readonly Tensor[];
+  readonly output: Tensor;
+  readonly saved: Readonly<Record<string, Tensor>>;
+  /** Names of the nodes of the run, the output's node included. */
+  readonly nodes: ReadonlySet<string>;
+}
+
 export class Graph {
   readonly nodes: Node[] = [];
   readonly inputs: Tensor[] = [];
@@ -20,6 +35,8 @@ export class Graph {
   readonly outer: Graph | undefined;
   /** Human-readable documentation per input/output name (copied into the manifest). */
   readonly docs = new Map<string, string>();
+  /** Composite functions by output name (see Composite). */
+  readonly composites = new Map<string, Composite>();
   private counter = 0;
   private prefix: string[] = [];
   private constCache = new Map<string, Tensor>();
@@ -125,6 +142,22 @@ export class Graph {
     return outputs;
   }
 
+  /**
+   * Records the nodes `body` appends as one composite function of `inputs` (see Composite); returns its output.
+   */
+  composite(kind: string, inputs: readonly Tensor[], body: () => { output: Tensor; saved: Record<string, Tensor> }): Tensor {
+    const start = this.nodes.length;
+    const { output, saved } = body();
+    const run = this.nodes.slice(start);
+    // The output's node comes last, so a reverse walk meets it before any other node of the run.
+    if (!run.length || !run[run.length - 1].outputs.includes(output.name)) {
+      throw new Error(`graph ${this.name}: composite ${kind}'s output ${output.name} must be computed by its last node`);
+    }
+    const nodes = new Set(run.map((n) => n.name));
+    this.composites.set(output.name, { kind, inputs: [...inputs], output, saved, nodes });
+    return output;
+  }
+
   // ---- checks ----
   private sameType(op: string, a: Tensor, b: Tensor): void {
     if (a.dtype !== b.dtype) fail(op, `dtype mismatch: ${a.name} is ${a.dtype}, ${b.name} is ${b.dtype}`);
@@ -184,6 +217,19 @@ export class Graph {
   softmax(a: Tensor, axis = -1): Tensor { return this.unary('Softmax', a, { axis }); }
   logSoftmax(a: Tensor, axis = -1): Tensor { return this.unary('LogSoftmax', a, { axis }); }
 
+  /**
+   * Exact GELU, x·Φ(x) with Φ(x) = ½(1 + erf(x/√2)) (PyTorch's nn.GELU), as a composite whose gradient is
+   * dy·(Φ(x) + x·φ(x)). `erf` builds erf from standard operators where the Erf kernel is missing (float64).
+   */
+  gelu(x: Tensor, erf: (z: Tensor) => Tensor = (z) => this.erf(z)): Tensor {
+    const dt = this.needFloat('Gelu', x);
+    return this.composite('Gelu', [x], () => {
+      const z = this.mul(x, this.scalar(dt, Math.SQRT1_2));
+      const cdf = this.mul(this.add(erf(z), this.scalar(dt, 1)), this.scalar(dt, 0.5)); // Φ(x)
+      return { output: this.mul(x, cdf), saved: { cdf } };
+    });
+  }
+
   identity(a: Tensor, name?: string): Tensor { return this.node1('Identity', [a], a.dtype, a.shape, {}, name); }
 
   cast(a: Tensor, to: DType): Tensor {
@@ -207,6 +253,18 @@ export class Graph {
     if (k !== k2) fail(op, `inner dimensions differ: ${fmtShape(a.shape)} × ${fmtShape(b.shape)}`);
     const batch = broadcast(op, a.shape.slice(0, -2), b.shape.slice(0, -2));
     return this.node1(op, [a, b], a.dtype, [...batch, m, n]);
+  }
+
+  /** ONNX Gemm without C: op(a) × op(b) for 2-D a and b, op transposing where asked (no Transpose node). */
+  gemm(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+    const op = 'Gemm';
+    this.needFloat(op, a);
+    this.sameType(op, a, b);
+    if (a.shape.length !== 2 || b.shape.length !== 2) fail(op, `operands must be 2-D, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+    const [m, k] = transA ? [a.shape[1], a.shape[0]] : a.shape;
+    const [k2, n] = transB ? [b.shape[1], b.shape[0]] : b.shape;
+    if (k !== k2) fail(op, `inner dimensions differ: ${fmtShape(a.shape)}${transA ? 'ᵀ' : ''} × ${fmtShape(b.shape)}${transB ? 'ᵀ' : ''}`);
+    return this.node1(op, [a, b], a.dtype, [m, n], { transA: transA ? 1 : 0, transB: transB ? 1 : 0 });
   }
 
   // ---- reductions ----
@@ -289,6 +347,14 @@ export class Graph {
       shape[x] = Math.max(0, e - s);
     });
     return this.node1('Slice', [a, this.ints(starts), this.ints(ends), this.ints(norm)], a.dtype, shape);
+  }
+  /** Split along `axis` into consecutive parts of the given static sizes (ONNX Split, sizes as an input). */
+  split(a: Tensor, axis: number, sizes: readonly number[]): Tensor[] {
+    const ax = normAxis('Split', axis, a.shape.length);
+    const total = sizes.reduce((x, y) => x + y, 0);
+    if (a.shape[ax] !== total) fail('Split', `sizes [${sizes}] do not add up to axis ${ax} of ${fmtShape(a.shape)}`);
+    const outs = sizes.map((n) => ({ dtype: a.dtype, shape: a.shape.map((d, i) => (i === ax ? n : d)) }));
+    return this.nodeN('Split', [a, this.ints(sizes)], outs, { axis: ax });
   }
   expand(a: Tensor, shape: readonly number[]): Tensor {
     return this.node1('Expand', [a, this.ints(shape)], a.dtype, broadcast('Expand', a.shape, shape));

@@ -9,7 +9,7 @@ import { gradients } from '../autodiff/index.js';
 import { Graph } from '../graph/builder.js';
 import { FloatDType, Tensor } from '../graph/types.js';
 import { accuracy, maskedCrossEntropy, smoothedCrossEntropy } from './losses.js';
-import { adamw, biasCorrection, clipFactor, emaUpdate } from './optim.js';
+import { adamwFlat, emaUpdate } from './optim.js';
 import { ParamSet, ParamSpec, paramInputs } from './params.js';
 import { ModelConfig, keepCount, numPatches } from './presets.js';
 import { BuildOptions, Masking, classify, reconstructionLoss } from './vit.js';
@@ -235,27 +235,31 @@ export function stepBody(g: Graph, cfg: ModelConfig, specs: readonly ParamSpec[]
   return { ...optimizerUpdate(g, specs, state, hyper, terms.loss), terms };
 }
 
-/** Step 4: backward from `loss`, global-norm clipping, AdamW on every trainable parameter, EMA of the teacher. */
+/**
+ * Step 4: backward from `loss`, global-norm clipping, AdamW on every trainable parameter, EMA of the teacher. The
+ * update runs over two flat buffers (the parameters with weight decay and those without), not tensor by tensor.
+ */
 export function optimizerUpdate(g: Graph, specs: readonly ParamSpec[], state: OptimState, hyper: OptimHyper,
   loss: Tensor): { state: OptimState; gradNorm: Tensor } {
   const trainable = specs.filter((s) => s.trainable);
   const grads = g.scope('backward', () => gradients(g, loss, trainable.map((s) => state.p[s.name])));
+  const gradOf = new Map(trainable.map((s, i) => [s.name, grads[i]]));
   const out: OptimState = { p: { ...state.p }, m: { ...state.m }, v: { ...state.v }, ema: {} };
-  const { norm, factor } = g.scope('clip', () => clipFactor(g, grads, hyper.clipNorm));
-  g.scope('adamw', () => {
-    const ah = { lr: hyper.lr, weightDecay: hyper.weightDecay, step: hyper.step, ...ADAM };
-    const bc = biasCorrection(g, ah);
-    trainable.forEach((s, i) => {
-      const r = adamw(g, { param: state.p[s.name], m: state.m[s.name], v: state.v[s.name], grad: g.mul(grads[i], factor), decay: s.decay }, ah, bc);
-      out.p[s.name] = r.param;
-      out.m[s.name] = r.m;
-      out.v[s.name] = r.v;
-    });
-  });
+  const groups = [true, false].map((decay) => trainable.filter((s) => s.decay === decay)).filter((grp) => grp.length > 0);
+  const r = g.scope('adamw', () => adamwFlat(g, groups.map((grp) => ({
+    params: grp.map((s) => state.p[s.name]), m: grp.map((s) => state.m[s.name]), v: grp.map((s) => state.v[s.name]),
+    grads: grp.map((s) => gradOf.get(s.name)!), ema: grp.map((s) => state.ema[s.name]), decay: grp[0].decay,
+  })), { lr: hyper.lr, weightDecay: hyper.weightDecay, step: hyper.step, ...ADAM }, hyper.clipNorm, hyper.emaDecay));
+  groups.forEach((grp, i) => grp.forEach((s, j) => {
+    out.p[s.name] = r.groups[i].params[j];
+    out.m[s.name] = r.groups[i].m[j];
+    out.v[s.name] = r.groups[i].v[j];
+    out.ema[s.name] = r.groups[i].ema[j];
+  }));
   g.scope('ema', () => {
-    for (const s of specs) out.ema[s.name] = emaUpdate(g, state.ema[s.name], out.p[s.name], hyper.emaDecay);
+    for (const s of specs) if (!s.trainable) out.ema[s.name] = emaUpdate(g, state.ema[s.name], out.p[s.name], hyper.emaDecay);
   });
-  return { state: out, gradNorm: norm };
+  return { state: out, gradNorm: r.norm };
 }
 
 /**

@@ -37,7 +37,7 @@ export function layerNorm(g: Graph, W: ParamSet, name: string, x: Tensor): Tenso
 }
 
 /** erf(x) for float64 from standard operators: its Maclaurin series to 60 terms on |x| ≤ 4, ±1 beyond. */
-function erfSeries(g: Graph, x: Tensor): Tensor {
+export function erfSeries(g: Graph, x: Tensor): Tensor {
   const dt = x.dtype;
   const four = g.scalar(dt, 4);
   const xc = g.max(g.min(x, four), g.neg(four));
@@ -58,10 +58,7 @@ function erfSeries(g: Graph, x: Tensor): Tensor {
 
 /** Exact GELU, x·Φ(x) = ½x(1 + erf(x/√2)), as PyTorch's nn.GELU. */
 export function gelu(g: Graph, x: Tensor, opts: BuildOptions = {}): Tensor {
-  const dt = x.dtype;
-  const z = g.mul(x, g.scalar(dt, Math.SQRT1_2));
-  const e = opts.erfStandIn ? erfSeries(g, z) : g.erf(z);
-  return g.mul(g.mul(x, g.scalar(dt, 0.5)), g.add(e, g.scalar(dt, 1)));
+  return g.gelu(x, opts.erfStandIn ? (z) => erfSeries(g, z) : undefined);
 }
 
 /** Multi-head self-attention: [N, T, d] → [N, T, d]. */
@@ -69,10 +66,8 @@ export function attention(g: Graph, W: ParamSet, name: string, x: Tensor, heads:
   const d = x.shape[2] as number;
   const dh = d / heads;
   const qkv = linear(g, W, `${name}.qkv`, x);                                  // [N, T, 3d]
-  const split = (i: number) => {
-    const t = g.slice(qkv, [2], [i * d], [(i + 1) * d]);                       // [N, T, d]
-    return g.transpose(g.reshape(t, [0, 0, heads, dh]), [0, 2, 1, 3]);        // [N, h, T, dh]
-  };
+  const parts = g.split(qkv, 2, [d, d, d]);                                  // 3 × [N, T, d]
+  const split = (i: number) => g.transpose(g.reshape(parts[i], [0, 0, heads, dh]), [0, 2, 1, 3]); // [N, h, T, dh]
   const q = g.mul(split(0), g.scalar(x.dtype, 1 / Math.sqrt(dh)));
   const k = split(1);
   const v = split(2);

@@ -16,6 +16,13 @@ export interface SessionOptions {
   threads?: number;
   /** Write an ORT profile (JSON) with this prefix; shows on which provider each node ran. */
   profilePrefix?: string;
+  /**
+   * Let the intra-op threads spin while waiting for work (ORT's default; off here). A spinning thread holds its core
+   * between the step's ~3,000 small nodes, which on cores shared with other processes takes the time the working
+   * thread needs: with spinning off the vit-micro-p4 step ran 1.46× faster on the loaded 2-core development machine
+   * (docs/BENCHMARKS.md, "CPU engine").
+   */
+  spin?: boolean;
 }
 
 /** A device that cannot be used here: the CLI prints the message alone and exits with code 2. */
@@ -70,6 +77,7 @@ export class Session {
       intraOpNumThreads: opts.threads ?? os.availableParallelism(),
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
+      extra: { session: { intra_op: { allow_spinning: opts.spin ? '1' : '0' } } },
       enableProfiling: !!opts.profilePrefix,
       profileFilePrefix: opts.profilePrefix,
     };

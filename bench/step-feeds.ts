@@ -1,0 +1,39 @@
+// Feeds for one train step of exported artifacts: initial weights, zero moments, random images and masks, τ 0 so every
+// term is computed (the PyTorch reference does the same). Shared by the CPU benchmarks.
+import { Artifacts, loadInitialWeights } from '../src/artifacts/load.js';
+import { drawMasks } from '../src/algorithm/masking.js';
+import { Rng } from '../src/data/rng.js';
+import { HostTensor, hostTensor, scalarTensor } from '../src/runtime/tensor.js';
+
+/** Training-step feeds for artifacts `a`: initial weights, zero moments, random images, τ 0 (every term computed). */
+export function stepFeeds(dirA: Artifacts): Record<string, HostTensor> {
+  const m = dirA.manifest;
+  const w = loadInitialWeights(dirA);
+  const rng = new Rng(0);
+  const inputs = m.graphs.train_step.inputs;
+  const dims = (name: string) => inputs.find((i) => i.name === name)!.shape as number[];
+  const [bl, c, s] = dims('images_labeled');
+  const bu = dims('images_weak')[0];
+  const B = bl + bu;
+  const img = (n: number) => hostTensor('uint8', [n, c, s, s], Uint8Array.from({ length: n * c * s * s }, () => rng.int(256)));
+  const feeds: Record<string, HostTensor> = {};
+  for (const p of m.parameters) {
+    const init = w.get(p.name)!.data as Float32Array;
+    feeds[`p.${p.name}`] = hostTensor('float32', p.shape, init.slice());
+    feeds[`ema.${p.name}`] = hostTensor('float32', p.shape, init.slice());
+    feeds[`m.${p.name}`] = hostTensor('float32', p.shape);
+    feeds[`v.${p.name}`] = hostTensor('float32', p.shape);
+  }
+  const mk = drawMasks(rng, B, m.numPatches, m.keep);
+  Object.assign(feeds, {
+    images_labeled: img(bl), images_weak: img(bu), images_strong: img(bu),
+    labels: hostTensor('int64', [bl], BigInt64Array.from({ length: bl }, () => BigInt(rng.int(m.classes)))),
+    ids_keep: hostTensor('int64', [B, m.keep], mk.idsKeep), ids_restore: hostTensor('int64', [B, m.numPatches], mk.idsRestore),
+    mask: hostTensor('float32', [B, m.numPatches], mk.mask),
+  });
+  const policy = { step: 1, lr: 1e-4, weight_decay: 0.05, clip_norm: 1, ema_decay: 0.999, gate_open: 1, tau: 0, agree: 0, lambda_rec: 1, lambda_l: 1, lambda_u: 1 };
+  for (const [k, v] of Object.entries(policy)) feeds[k] = scalarTensor('float32', v);
+  feeds.da_ratio = hostTensor('float32', dims('da_ratio'), new Float32Array(dims('da_ratio')[0]).fill(1));
+  return feeds;
+}
+
