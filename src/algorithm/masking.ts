@@ -23,3 +23,20 @@ export function drawMasks(rng: Rng, batch: number, L: number, keep: number, out?
   }
   return m;
 }
+
+/**
+ * The masking ViT-MAE's random_masking makes from per-patch noise [B, L] (noise → argsort → ids_keep = the first
+ * Lk of the shuffle, ids_restore = its inverse): to reproduce a Hugging Face run given its noise.
+ */
+export function masksFromNoise(noise: ArrayLike<number>, batch: number, L: number, keep: number): MaskBatch {
+  const m = { idsKeep: new BigInt64Array(batch * keep), idsRestore: new BigInt64Array(batch * L), mask: new Float32Array(batch * L) };
+  for (let b = 0; b < batch; b++) {
+    const order = Array.from({ length: L }, (_, i) => i).sort((i, j) => noise[b * L + i] - noise[b * L + j] || i - j);
+    order.forEach((patch, i) => {
+      if (i < keep) m.idsKeep[b * keep + i] = BigInt(patch);
+      m.idsRestore[b * L + patch] = BigInt(i);
+      m.mask[b * L + patch] = i < keep ? 0 : 1;
+    });
+  }
+  return m;
+}

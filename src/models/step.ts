@@ -11,7 +11,7 @@ import { FloatDType, Tensor } from '../graph/types.js';
 import { accuracy, crossEntropy, maskedCrossEntropy } from './losses.js';
 import { adamw, biasCorrection, clipFactor, emaUpdate } from './optim.js';
 import { ParamSet, ParamSpec, paramInputs } from './params.js';
-import { ModelConfig, keepCount, numPatches } from './presets.js';
+import { ModelConfig, arch, keepCount, numPatches } from './presets.js';
 import { BuildOptions, Masking, classify, reconstructionLoss } from './vit.js';
 
 export interface StepShapes {
@@ -28,6 +28,15 @@ export interface StepBatch {
   weakImages: Tensor;     // uint8 [Bu, C, H, W]
   strongImages: Tensor;   // uint8 [Bu, C, H, W]
   masking: Masking;       // over the Bl + Bu images of the reconstruction task
+  /** Stochastic depth of the student's classification pass (labeled, then strong views): [depth, 2, Bl+Bu]. */
+  dropPath?: Tensor;
+}
+
+/** The stochastic-depth input [depth, 2, N] of a graph whose student classifies N images; none when the model has no drop path. */
+export function dropPathInput(g: Graph, cfg: ModelConfig, n: number, shape: number[] = [cfg.preset.depth, 2, n]): Tensor | undefined {
+  if (arch(cfg.preset).dropPath === 0) return undefined;
+  return g.input('drop_path', cfg.dtype, shape,
+    "stochastic depth: per encoder block, branch (attention, MLP) and classified image, 0 (dropped) or 1/keep-probability");
 }
 
 /** Scalars that TypeScript decides between runs: the pseudo-label policy and the loss weights. */
@@ -67,6 +76,7 @@ export function stepInputs(g: Graph, cfg: ModelConfig, shapes: StepShapes): { ba
         idsRestore: g.input('ids_restore', 'int64', [b, numPatches(cfg)], 'inverse of the patch shuffle'),
         mask: g.input('mask', dt, [b, numPatches(cfg)], '1 where a patch is hidden'),
       },
+      dropPath: dropPathInput(g, cfg, b),
     },
     policy: {
       gateOpen: scalar('gate_open', '1 when the validation gate is open, else 0'),
@@ -95,7 +105,7 @@ export function lossTerms(g: Graph, cfg: ModelConfig, W: ParamSet, T: ParamSet, 
   const pseudoConf = g.reduceMax(teacherProbs, [1], false);                    // [Bu]
   const pseudoLabel = g.argMax(teacherProbs, 1);                               // [Bu]
   // 3a. student classification of labeled images and strong views together
-  const logits = classify(g, cfg, W, g.concat([batch.labeledImages, batch.strongImages], 0), opts); // [Bl+Bu, K]
+  const logits = classify(g, cfg, W, g.concat([batch.labeledImages, batch.strongImages], 0), opts, batch.dropPath); // [Bl+Bu, K]
   const logitsL = g.slice(logits, [0], [0], [bl]);
   const logitsU = g.slice(logits, [0], [bl], [bl + bu]);
   // 2. selection: gate · [conf ≥ τ] · (agreement if asked)
@@ -169,14 +179,17 @@ export function optimizerUpdate(g: Graph, specs: readonly ParamSpec[], state: Op
     const ah = { lr: hyper.lr, weightDecay: hyper.weightDecay, step: hyper.step, ...ADAM };
     const bc = biasCorrection(g, ah);
     trainable.forEach((s, i) => {
-      const r = adamw(g, { param: state.p[s.name], m: state.m[s.name], v: state.v[s.name], grad: g.mul(grads[i], factor), decay: s.decay }, ah, bc);
+      // Layer-wise lr decay: this parameter's own learning rate (the schedule's, scaled).
+      const own = s.lrScale === undefined || s.lrScale === 1 ? ah : { ...ah, lr: g.mul(hyper.lr, g.scalar(hyper.lr.dtype, s.lrScale)) };
+      const r = adamw(g, { param: state.p[s.name], m: state.m[s.name], v: state.v[s.name], grad: g.mul(grads[i], factor), decay: s.decay }, own, bc);
       out.p[s.name] = r.param;
       out.m[s.name] = r.m;
       out.v[s.name] = r.v;
     });
   });
   g.scope('ema', () => {
-    for (const s of specs) out.ema[s.name] = emaUpdate(g, state.ema[s.name], out.p[s.name], hyper.emaDecay);
+    // A parameter that is not trained keeps its value in the teacher too (d·x + (1−d)·x is not always x in float).
+    for (const s of specs) out.ema[s.name] = s.trainable ? emaUpdate(g, state.ema[s.name], out.p[s.name], hyper.emaDecay) : g.identity(state.ema[s.name]);
   });
   return { state: out, gradNorm: norm };
 }
@@ -187,8 +200,8 @@ export function optimizerUpdate(g: Graph, specs: readonly ParamSpec[], state: Op
  * pseudo-label figures are 0.
  */
 export function supervisedBody(g: Graph, cfg: ModelConfig, specs: readonly ParamSpec[], state: OptimState, hyper: OptimHyper,
-  images: Tensor, labels: Tensor, opts: BuildOptions = {}): { state: OptimState; stats: Tensor[] } {
-  const logits = classify(g, cfg, state.p, images, opts); // [Bl, classes]
+  images: Tensor, labels: Tensor, opts: BuildOptions = {}, dropPath?: Tensor): { state: OptimState; stats: Tensor[] } {
+  const logits = classify(g, cfg, state.p, images, opts, dropPath); // [Bl, classes]
   const ceL = crossEntropy(g, logits, labels);
   const r = optimizerUpdate(g, specs, state, hyper, ceL);
   const zero = g.scalar(cfg.dtype, 0);
@@ -207,7 +220,7 @@ export function buildSupervisedStep(cfg: ModelConfig, specs: readonly ParamSpec[
   const img = [cfg.channels, cfg.imageSize, cfg.imageSize];
   const images = g.input('images_labeled', 'uint8', [shapes.labeledBatch, ...img], 'labeled images, uint8 NCHW');
   const labels = g.input('labels', 'int64', [shapes.labeledBatch], 'class index of each labeled image');
-  const r = supervisedBody(g, cfg, used, state, hyper, images, labels, opts);
+  const r = supervisedBody(g, cfg, used, state, hyper, images, labels, opts, dropPathInput(g, cfg, shapes.labeledBatch));
   for (const kind of STATE_KINDS) {
     for (const s of used) g.output(r.state[kind][s.name], `new.${kind}.${s.name}`, `updated ${kind}.${s.name}`);
   }
