@@ -40,3 +40,17 @@ export function masksFromNoise(noise: ArrayLike<number>, batch: number, L: numbe
   }
   return m;
 }
+
+/**
+ * Stochastic-depth factors for one step, [depth, 2, n] (per encoder block, residual branch — attention, MLP — and
+ * image): 0 where the branch is dropped, else 1/(1 − rate_i), as timm's DropPath; block i's rate is timm's
+ * linspace(0, rate, depth)[i]. Drawn from `rng` in TypeScript like the patch masks, so runs are reproducible.
+ */
+export function drawDropPath(rng: Rng, rate: number, depth: number, n: number): Float32Array {
+  const out = new Float32Array(depth * 2 * n);
+  for (let i = 0; i < depth; i++) {
+    const r = depth > 1 ? (rate * i) / (depth - 1) : 0;
+    for (let j = 0; j < 2 * n; j++) out[i * 2 * n + j] = rng.next() < r ? 0 : 1 / (1 - r);
+  }
+  return out;
+}

@@ -11,6 +11,8 @@ import { pseudoLabelCommand } from './pseudo-label.js';
 import { exportModelCommand } from './export-model.js';
 import { checkCommand } from './check.js';
 import { reportCommand } from './report.js';
+import { exportWeightsCommand } from './export-weights.js';
+import { embedCommand } from './embed.js';
 import { TOOL_VERSION } from '../artifacts/version.js';
 
 async function main(): Promise<void> {
@@ -36,6 +38,8 @@ async function main(): Promise<void> {
   y = exportModelCommand(y);
   y = checkCommand(y);
   y = reportCommand(y);
+  y = exportWeightsCommand(y);
+  y = embedCommand(y);
   await y.parseAsync();
 }
 
