@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { exportFromPretrained, importTensors, readHfCheckpoint } from '../src/artifacts/pretrained.js';
 import { writeHfCheckpoint } from '../src/artifacts/hf-export.js';
+import { buildClassifierModel } from '../src/artifacts/classifier-model.js';
 import { loadArtifacts, loadInitialWeights } from '../src/artifacts/load.js';
 import { readSafetensors } from '../src/artifacts/safetensors.js';
 import { serialize } from '../src/graph/serialize.js';
@@ -82,6 +83,26 @@ test('embed graph: full-image last hidden state and both embeddings equal the re
   for (const [ours, ref] of [['last_hidden_state', 'full_hidden_state'], ['embedding_cls', 'embedding_cls'], ['embedding_mean', 'embedding_mean']]) {
     const err = relError(out[ours].data as Float32Array, exp(ref));
     assert.ok(err <= BOUND, `${ours}: normwise relative error ${err.toExponential(2)} > ${BOUND}`);
+  }
+});
+
+test('eval.onnx and the exported classifier (model.onnx) apply the pixel normalization: logits = head(reference CLS embedding)', async () => {
+  const hw = init.get('head.weight')!.data as Float32Array; // [D, K]
+  const hb = init.get('head.bias')!.data as Float32Array;
+  const emb = exp('embedding_cls');
+  const ref = new Float64Array(6);
+  for (let n = 0; n < 2; n++) for (let k = 0; k < 3; k++) {
+    let acc = hb[k];
+    for (let d = 0; d < 32; d++) acc += emb[n * 32 + d] * hw[d * 3 + k];
+    ref[n * 3 + k] = acc;
+  }
+  const x = hostTensor('uint8', images.shape, images.data);
+  const evalOut = await run(fs.readFileSync(a.path('eval.onnx')), { ...params(() => true), images: x });
+  const w = new Map([...init].map(([k, t]) => [k, t.data as Float32Array]));
+  const modelOut = await run(buildClassifierModel(a.cfg, w, ['a', 'b', 'c'], {}), { images: x });
+  for (const [what, out] of [['eval.onnx', evalOut], ['model.onnx', modelOut]] as const) {
+    const err = relError(out.logits.data as Float32Array, ref);
+    assert.ok(err <= BOUND, `${what} logits: normwise relative error ${err.toExponential(2)}`);
   }
 });
 
