@@ -124,6 +124,13 @@ test('train from the checkpoint with stochastic depth: resume is bit-identical; 
   }
 });
 
+test('--help of export, embed and export-weights teaches the new options, with examples', () => {
+  const exp = ok(cli('export', '--help'), 'export --help');
+  for (const flag of ['--from-pretrained', '--drop-path', '--layer-decay', '--freeze-blocks', '--cls-token', '--pool', '--pos-embed']) assert.match(exp, new RegExp(flag));
+  assert.match(ok(cli('embed', '--help'), 'embed --help'), /--pool[\s\S]*Examples:/);
+  assert.match(ok(cli('export-weights', '--help'), 'export-weights --help'), /--format[\s\S]*Examples:/);
+});
+
 // ---- bad input ----
 
 /** A copy of the fixture with its config and tensors edited. */
