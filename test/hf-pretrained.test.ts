@@ -17,7 +17,7 @@ import { loadArtifacts, loadInitialWeights } from '../src/artifacts/load.js';
 import { readSafetensors } from '../src/artifacts/safetensors.js';
 import { serialize } from '../src/graph/serialize.js';
 import { hfLinks, headLinks } from '../src/models/hf-layout.js';
-import { buildEmbed, buildReconstruct } from '../src/models/inference.js';
+import { buildEmbed, buildMaeForward } from '../src/models/inference.js';
 import { bicubicResize, maeSincos2d } from '../src/models/posembed.js';
 import { masksFromNoise } from '../src/algorithm/masking.js';
 import { Session } from '../src/runtime/session.js';
@@ -106,20 +106,20 @@ test('eval.onnx and the exported classifier (model.onnx) apply the pixel normali
   }
 });
 
-test('reconstruct graph: masked last hidden state, predicted pixels and loss equal the reference (≤ 1e-5)', async () => {
+test('MAE forward graph: masked last hidden state, predicted pixels and loss equal the reference (≤ 1e-5)', async () => {
   const feeds = {
     ...params(() => true), images: hostTensor('uint8', images.shape, images.data),
     ids_keep: hostTensor('int64', [2, 4], masks.idsKeep), ids_restore: hostTensor('int64', [2, 16], masks.idsRestore),
     mask: hostTensor('float32', [2, 16], masks.mask),
   };
-  const out = await run(serialize(buildReconstruct(a.cfg, a.manifest.parameters, 2)), feeds);
+  const out = await run(serialize(buildMaeForward(a.cfg, a.manifest.parameters, 2)), feeds);
   for (const [ours, ref] of [['latent', 'last_hidden_state'], ['pred', 'logits'], ['rec_loss', 'loss']]) {
     const err = relError(out[ours].data as Float32Array, exp(ref));
     assert.ok(err <= BOUND, `${ours}: normwise relative error ${err.toExponential(2)} > ${BOUND}`);
   }
   // norm_pix_loss on: the same model with the per-patch normalized target.
   const np = { ...a.cfg, preset: { ...a.cfg.preset, normPixLoss: true } };
-  const out2 = await run(serialize(buildReconstruct(np, a.manifest.parameters, 2)), feeds);
+  const out2 = await run(serialize(buildMaeForward(np, a.manifest.parameters, 2)), feeds);
   const err = relError(out2.rec_loss.data as Float32Array, exp('loss_norm_pix'));
   assert.ok(err <= BOUND, `norm-pix loss: ${err.toExponential(2)}`);
 });

@@ -1,6 +1,6 @@
 // Graphs beside the training ones, built from a model config when needed (not stored in the artifacts):
 //   embed      — the encoder on whole images: last hidden state after the final norm, and both poolings;
-//   reconstruct — MAE's forward on a fixed batch and masking: the encoder's output on the visible patches, the
+//   mae_forward — MAE's forward on a fixed batch and masking: the encoder's output on the visible patches, the
 //                 predicted pixels and the reconstruction loss (ViTMAEForPreTraining's outputs).
 import { Graph } from '../graph/builder.js';
 import { ParamSpec, paramInputs } from './params.js';
@@ -24,9 +24,9 @@ export function buildEmbed(cfg: ModelConfig, specs: readonly ParamSpec[], opts: 
   return g;
 }
 
-/** reconstruct graph: p.* (all but the head) + uint8 images [B, …] and a masking → latent, pred [B, L, P], rec_loss. */
-export function buildReconstruct(cfg: ModelConfig, specs: readonly ParamSpec[], batch: number, opts: BuildOptions = {}): Graph {
-  const g = new Graph('ssmae_reconstruct');
+/** mae_forward graph: p.* (all but the head) + uint8 images [B, …] and a masking → latent, pred [B, L, P], rec_loss. */
+export function buildMaeForward(cfg: ModelConfig, specs: readonly ParamSpec[], batch: number, opts: BuildOptions = {}): Graph {
+  const g = new Graph('ssmae_mae_forward');
   const p = paramInputs(g, specs.filter((s) => !s.name.startsWith('head.')), cfg.dtype, 'p.', 'parameter');
   const L = numPatches(cfg);
   const images = g.input('images', 'uint8', [batch, cfg.channels, cfg.imageSize, cfg.imageSize], 'uint8 images NCHW');
