@@ -86,7 +86,7 @@ test('export --from-pretrained, then embed: float32 [N, D] .npy whose rows (in C
 test('train from the checkpoint with stochastic depth: resume is bit-identical; export-weights --format hf round-trips', async () => {
   const labeled = path.join(tmp, 'labeled');
   await writeTree(labeled, 6);
-  const train = (out: string, steps: number, resume = false) => ok(cli('train', '--artifacts', art, '--labeled', labeled,
+  const train = (out: string, steps: number, resume = false, artifacts = art) => ok(cli('train', '--artifacts', artifacts, '--labeled', labeled,
     '--labels-per-class', '3', '--val-per-class', '1', '--seed', '3', '--threads', '1', '--quiet', '--steps', String(steps),
     '--eval-every', '2', '--checkpoint-every', '2', '--lr', '1e-4', '--cache-dir', path.join(tmp, 'cache'), '--out', out,
     ...(resume ? ['--resume'] : [])), `train ${out} ${steps}`);
@@ -98,6 +98,14 @@ test('train from the checkpoint with stochastic depth: resume is bit-identical; 
   const a = readSafetensors(path.join(straight, 'checkpoint.safetensors'));
   const b = readSafetensors(path.join(resumed, 'checkpoint.safetensors'));
   for (const [k, t] of a.tensors) assert.deepEqual(b.tensors.get(k)!.data, t.data, k);
+  // Two steps per run (train_chunk.onnx, the masks stacked per step) give the same model as one step per run.
+  const chunked = path.join(tmp, 'art-chunk');
+  ok(cli('export', '--from-pretrained', FIXTURE, '--classes', '3', '--batch-labeled', '3', '--batch-unlabeled', '3',
+    '--steps-per-run', '2', '--out', chunked), 'export --steps-per-run 2');
+  const inChunks = path.join(tmp, 'run-chunked');
+  train(inChunks, 4, false, chunked);
+  const c = readSafetensors(path.join(inChunks, 'checkpoint.safetensors'));
+  for (const [k, t] of a.tensors) assert.deepEqual(c.tensors.get(k)!.data, t.data, `chunked ${k}`);
   // Drop-path masks have their own generator, saved in the checkpoint.
   assert.ok(JSON.parse(a.metadata.ssmae_loop_state).rngs.dropPath);
   // The frozen sine-cosine tables did not move.

@@ -5,7 +5,7 @@
 // predicted pixels, reconstruction loss and its gradients to ≤ 1e-5 (normwise relative, float32). Also: every
 // checkpoint tensor used once, import → export byte-identical, the position tables moved to another grid, and the
 // bicubic resampling against torch's.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -30,6 +30,14 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ssmae-hf-'));
 const expected = readSafetensors(path.join(FIXTURE, 'expected.safetensors')).tensors;
 const exp = (name: string) => expected.get(name)!.data as Float32Array;
 const BOUND = 1e-5;
+const seen: string[] = [];
+after(() => console.log(`against the PyTorch reference (normwise relative, float32): ${seen.join('; ')}`));
+/** relError, recorded for the summary line. */
+function rel(what: string, a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const e = relError(a, b);
+  seen.push(`${what} ${e.toExponential(1)}`);
+  return e;
+}
 
 const art = path.join(tmp, 'art');
 exportFromPretrained({ dir: FIXTURE, classes: 3, labeledBatch: 1, unlabeledBatch: 1, out: art, graphs: ['gradients', 'eval'] });
@@ -81,7 +89,7 @@ test('embed graph: full-image last hidden state and both embeddings equal the re
     ...params(() => true), images: hostTensor('uint8', images.shape, images.data),
   });
   for (const [ours, ref] of [['last_hidden_state', 'full_hidden_state'], ['embedding_cls', 'embedding_cls'], ['embedding_mean', 'embedding_mean']]) {
-    const err = relError(out[ours].data as Float32Array, exp(ref));
+    const err = rel(ours, out[ours].data as Float32Array, exp(ref));
     assert.ok(err <= BOUND, `${ours}: normwise relative error ${err.toExponential(2)} > ${BOUND}`);
   }
 });
@@ -101,7 +109,7 @@ test('eval.onnx and the exported classifier (model.onnx) apply the pixel normali
   const w = new Map([...init].map(([k, t]) => [k, t.data as Float32Array]));
   const modelOut = await run(buildClassifierModel(a.cfg, w, ['a', 'b', 'c'], {}), { images: x });
   for (const [what, out] of [['eval.onnx', evalOut], ['model.onnx', modelOut]] as const) {
-    const err = relError(out.logits.data as Float32Array, ref);
+    const err = rel(`${what} logits`, out.logits.data as Float32Array, ref);
     assert.ok(err <= BOUND, `${what} logits: normwise relative error ${err.toExponential(2)}`);
   }
 });
@@ -114,18 +122,17 @@ test('MAE forward graph: masked last hidden state, predicted pixels and loss equ
   };
   const out = await run(serialize(buildMaeForward(a.cfg, a.manifest.parameters, 2)), feeds);
   for (const [ours, ref] of [['latent', 'last_hidden_state'], ['pred', 'logits'], ['rec_loss', 'loss']]) {
-    const err = relError(out[ours].data as Float32Array, exp(ref));
+    const err = rel(ours, out[ours].data as Float32Array, exp(ref));
     assert.ok(err <= BOUND, `${ours}: normwise relative error ${err.toExponential(2)} > ${BOUND}`);
   }
   // norm_pix_loss on: the same model with the per-patch normalized target.
   const np = { ...a.cfg, preset: { ...a.cfg.preset, normPixLoss: true } };
   const out2 = await run(serialize(buildMaeForward(np, a.manifest.parameters, 2)), feeds);
-  const err = relError(out2.rec_loss.data as Float32Array, exp('loss_norm_pix'));
+  const err = rel('norm-pix loss', out2.rec_loss.data as Float32Array, exp('loss_norm_pix'));
   assert.ok(err <= BOUND, `norm-pix loss: ${err.toExponential(2)}`);
 });
 
 test('gradients.onnx: the reconstruction loss and its gradients equal PyTorch autograd (≤ 1e-5)', async () => {
-  const D = 32;
   const s = await Session.create(a.path('gradients.onnx'), { threads: 2 });
   const img = (i: number) => hostTensor('uint8', [1, 3, 16, 16], (images.data as Uint8Array).subarray(i * per, (i + 1) * per));
   const feeds: Record<string, HostTensor> = {
@@ -140,7 +147,7 @@ test('gradients.onnx: the reconstruction loss and its gradients equal PyTorch au
   for (const [k, v] of Object.entries({ gate_open: 0, tau: 1, agree: 0, lambda_rec: 1, lambda_l: 0, lambda_u: 0 })) feeds[k] = scalarTensor('float32', v);
   const out = await s.run(Object.fromEntries(s.inputNames.map((n) => [n, feeds[n]])));
   await s.release();
-  assert.ok(relError(out.rec_loss.data as Float32Array, exp('loss')) <= BOUND);
+  assert.ok(rel('gradients.onnx rec_loss', out.rec_loss.data as Float32Array, exp('loss')) <= BOUND);
   const links = [...hfLinks(a.cfg), ...headLinks(a.cfg)];
   let checked = 0;
   for (const key of expected.keys()) {
@@ -149,14 +156,13 @@ test('gradients.onnx: the reconstruction loss and its gradients equal PyTorch au
     const link = links.find((l) => l.hf.some((h) => h.name === hfName))!;
     const ours = out[`grad.${link.ours}`].data as Float32Array;
     const asHf = link.toHf(ours)[link.hf.findIndex((h) => h.name === hfName)];
-    const err = relError(asHf, exp(key));
+    const err = rel(`grad ${hfName.replace(/^(vit|decoder)\./, '')}`, asHf, exp(key));
     assert.ok(err <= BOUND, `d loss / d ${hfName} (ours: ${link.ours}): normwise relative error ${err.toExponential(2)} > ${BOUND}`);
     checked++;
   }
   assert.equal(checked, 14);
   // The fixed position tables are not trained: no gradient output for them.
   assert.equal(out['grad.pos'], undefined);
-  void D;
 });
 
 test('import → export-weights --format hf is byte-identical per tensor', () => {

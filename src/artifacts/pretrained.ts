@@ -105,7 +105,6 @@ export function importTensors(ck: HfCheckpoint, links: readonly Link[]): { value
         throw new UsageError(`${ck.dir}: tensor '${name}' is missing (expected ${fmt(shape)}, for ${l.ours}); the weights do not match ` +
           'config.json: use the config.json the checkpoint came with');
       }
-      const n = t.shape.reduce((a, b) => a * b, 1);
       if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
         throw new UsageError(`${ck.fileOf.get(name)}: tensor '${name}' has shape ${fmt(t.shape)}, expected ${fmt(shape)} from config.json; ` +
           'the weights do not match config.json: use the config.json the checkpoint came with');
@@ -115,7 +114,6 @@ export function importTensors(ck: HfCheckpoint, links: readonly Link[]): { value
       }
       if (used.has(name)) throw new Error(`tensor ${name} mapped twice`);
       used.add(name);
-      void n;
       return t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as Float64Array);
     });
     values.set(l.ours, l.toOurs(parts));
