@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PRE=${PRE:-600}
 FT=${FT:-300}
+# The same peak learning rate for both fine-tunings (train's default differs: 1e-4 for --from-pretrained artifacts).
+LR=${LR:-1e-3}
 OUT=${OUT:-bench/results/pretrained-vs-scratch}
 W=$(mktemp -d)
 mkdir -p "$OUT"
@@ -24,7 +26,7 @@ ssmae export --from-pretrained "$W/hf" --classes 10 "${FINE[@]}" --out "$W/art-f
 ssmae export --preset vit-micro-d2-p4 "${ARCH[@]}" "${FINE[@]}" --out "$W/art-scratch" | tail -1
 for kind in ft scratch; do
   ssmae train --artifacts "$W/art-$kind" --labeled fashion-mnist:train --labels-per-class 600 --method labels-only \
-    --steps "$FT" --out "$W/run-$kind" --quiet --cache-dir "$W/cache" 2> "$OUT/$kind.log"
+    --steps "$FT" --lr "$LR" --out "$W/run-$kind" --quiet --cache-dir "$W/cache" 2> "$OUT/$kind.log"
   ssmae eval --run "$W/run-$kind" --data fashion-mnist:test --json > "$OUT/$kind-test.json"
   echo "$kind: test accuracy $(node -e "console.log(JSON.parse(require('fs').readFileSync('$OUT/$kind-test.json','utf8')).accuracy)")"
 done
