@@ -8,7 +8,7 @@ import { Rng } from '../data/rng.js';
 import { serialize } from '../graph/serialize.js';
 import { buildReconstruct } from '../models/reconstruct.js';
 import { Session, type Device } from '../runtime/session.js';
-import type { ModelConfig } from '../models/presets.js';
+import { type ModelConfig, arch } from '../models/presets.js';
 import { HostTensor, hostTensor } from '../runtime/tensor.js';
 import type { Float } from './checkpoint.js';
 import { MaskBatch, drawMasks } from './masking.js';
@@ -58,6 +58,10 @@ export function reconstructionImages(cfg: ModelConfig, images: Uint8Array, n: nu
   const L = grid * grid;
   const P = p * p * C;
   const per = C * S * S;
+  // The graph's pixel normalization and its inverse, per channel: 2u/255 − 1 by default, else (u·r − mean)/std.
+  const { pixelNorm: pn, normPixLoss } = arch(cfg.preset);
+  const norm = (u: number, c: number) => (pn ? (u * pn.rescale - pn.mean[c]) / pn.std[c] : (2 * u) / 255 - 1);
+  const denorm = (x: number, c: number) => (pn ? (x * pn.std[c] + pn.mean[c]) / pn.rescale : ((x + 1) * 255) / 2);
   const out: Reconstruction[] = [];
   for (let i = 0; i < n; i++) {
     const original = images.slice(i * per, (i + 1) * per);
@@ -69,16 +73,20 @@ export function reconstructionImages(cfg: ModelConfig, images: Uint8Array, n: nu
       const c0 = (l % grid) * p;
       // Pixel k = (py, px, c) of the patch, in patchify's order, at its place in the [C, H, W] image.
       const at = (k: number) => (k % C) * S * S + (r0 + Math.floor(k / (C * p))) * S + c0 + (Math.floor(k / C) % p);
-      // Normalized as the graph does (x = 2u/255 − 1); the unbiased variance, as the loss's target.
+      // Normalized as the graph does; the unbiased variance, as the loss's target. Without norm_pix_loss the
+      // prediction is already in normalized pixels (mean 0, std 1 leave it as it is).
       let mean = 0;
-      for (let k = 0; k < P; k++) mean += (2 * original[at(k)]) / 255 - 1;
-      mean /= P;
-      let ss = 0;
-      for (let k = 0; k < P; k++) ss += ((2 * original[at(k)]) / 255 - 1 - mean) ** 2;
-      const std = Math.sqrt(ss / (P - 1) + 1e-6);
+      let std = 1;
+      if (normPixLoss) {
+        for (let k = 0; k < P; k++) mean += norm(original[at(k)], k % C);
+        mean /= P;
+        let ss = 0;
+        for (let k = 0; k < P; k++) ss += (norm(original[at(k)], k % C) - mean) ** 2;
+        std = Math.sqrt(ss / (P - 1) + 1e-6);
+      }
       for (let k = 0; k < P; k++) {
         const x = pred[(i * L + l) * P + k] * std + mean;
-        reconstructed[at(k)] = Math.max(0, Math.min(255, Math.round(((x + 1) * 255) / 2)));
+        reconstructed[at(k)] = Math.max(0, Math.min(255, Math.round(denorm(x, k % C))));
         masked[at(k)] = 128;
       }
     }

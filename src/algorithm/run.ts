@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../artifacts/files.js';
-import { Artifacts, loadArtifacts } from '../artifacts/load.js';
+import { Artifacts, loadArtifacts, loadInitialWeights } from '../artifacts/load.js';
 import { CHECKPOINT_FILE, CheckpointError, Float, PREVIOUS_CHECKPOINT_FILE, loadCheckpoint } from './checkpoint.js';
 import { TrainConfig } from './config.js';
 
@@ -38,4 +38,21 @@ export function loadRun(dir: string): Run {
     throw e;
   }
   return { dir, config, artifacts, classes, step: c.loop.step, weights: config.teacher === 'ema' ? c.model.ema : c.model.p };
+}
+
+/** A model to use: a run's trained weights (and classes), or an artifact directory's initial weights (no classes). */
+export interface ModelWeights { artifacts: Artifacts; weights: Map<string, Float>; classes: string[] | null; what: string }
+
+export function loadModelWeights(run: string | undefined, artifacts: string | undefined): ModelWeights {
+  if ((run === undefined) === (artifacts === undefined)) {
+    throw new UsageError('give --run RUN (trained weights) or --artifacts ART (the initial weights, e.g. a pretrained checkpoint just exported), one of them');
+  }
+  if (run !== undefined) {
+    const r = loadRun(run);
+    return { artifacts: r.artifacts, weights: r.weights, classes: r.classes, what: `${run} (step ${r.step})` };
+  }
+  const a = loadArtifacts(artifacts!);
+  const w = new Map<string, Float>();
+  for (const [k, t] of loadInitialWeights(a)) w.set(k, t.data as Float);
+  return { artifacts: a, weights: w, classes: null, what: `${artifacts} (initial weights)` };
 }

@@ -19,7 +19,8 @@ import { Classifier, predictions } from './classifier.js';
 import { TrainConfig } from './config.js';
 import { GateDecision, ValidationFigures, ValidationGate, validationFigures } from './gate.js';
 import { ThresholdState, Thresholds } from './thresholds.js';
-import { MaskBatch, drawMasks } from './masking.js';
+import { MaskBatch, drawDropPath, drawMasks } from './masking.js';
+import { arch } from '../models/presets.js';
 import { IntervalStats, MetricsLog, Row, truncateAfter } from './metrics.js';
 import { learningRateAt, lossWeights, phaseOf } from './schedule.js';
 import type { SplitData } from './data.js';
@@ -85,6 +86,8 @@ export class SSMAETrainer {
   private step = 0;
   private gate: ValidationGate;
   private maskRng: Rng;
+  /** Stochastic depth's masks, a stream of their own (models without drop path never draw from it). */
+  private dropRng: Rng;
   private batches: BatchSource;
   private metrics!: MetricsLog;
   private readonly shapes: Map<string, number[]>;
@@ -101,6 +104,7 @@ export class SSMAETrainer {
   constructor(readonly cfg: TrainConfig, readonly art: Artifacts, readonly data: SplitData, private readonly hooks: TrainHooks = {}) {
     this.gate = new ValidationGate(cfg.gate);
     this.maskRng = Rng.derive(cfg.seed, 'mask');
+    this.dropRng = Rng.derive(cfg.seed, 'drop-path');
     this.batches = new BatchSource(data, art.manifest, cfg);
     this.shapes = new Map(art.manifest.parameters.map((s) => [s.name, s.shape]));
     this.teacherMean = new Array<number>(art.cfg.classes).fill(1 / art.cfg.classes);
@@ -200,6 +204,7 @@ export class SSMAETrainer {
     this.step = c.loop.step;
     this.gate = new ValidationGate(this.cfg.gate, c.loop.gate);
     this.maskRng = new Rng(c.loop.rngs.mask);
+    if (c.loop.rngs.dropPath) this.dropRng = new Rng(c.loop.rngs.dropPath);
     this.batches.restore(c.loop.rngs, c.loop.samplers);
     this.teacherMean = c.loop.teacherMean;
     if (c.loop.interval !== undefined) this.interval.restore(c.loop.interval);
@@ -232,7 +237,7 @@ export class SSMAETrainer {
       loop: {
         step: this.step,
         gate: this.gate.state,
-        rngs: { mask: this.maskRng.state(), ...this.batches.rngStates() },
+        rngs: { mask: this.maskRng.state(), ...this.batches.rngStates(), ...(this.dropRate() > 0 ? { dropPath: this.dropRng.state() } : {}) },
         samplers: this.batches.samplerStates(),
         teacherMean: this.teacherMean,
         thresholds: this.thresholds.state(),
@@ -384,6 +389,15 @@ export class SSMAETrainer {
       throw new UsageError(`--label-smoothing ${c.labelSmoothing}: the artifacts in ${c.artifacts} were exported before label smoothing ` +
         'existed (their step graphs have no label_smoothing input); export them again with this version of ssmae export');
     }
+    if (session.inputNames.includes('drop_path')) {
+      // The student's classification pass: the labeled batch (supervised graphs) or labeled + strong views.
+      const n = session === this.supervised || session === this.supervisedChunk ? m.labeledBatch : B;
+      const depth = this.art.cfg.preset.depth;
+      feeds.drop_path = perStep(() => {
+        const d = drawDropPath(this.dropRng, this.dropRate(), depth, n);
+        return hostTensor(dt, [depth, 2, n], dt === 'float64' ? Float64Array.from(d) : d);
+      });
+    }
     const out = await session.run(Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]])));
     const bu = out.pseudo_label ? m.unlabeledBatch : 0; // the supervised graph makes no pseudo-labels
     const images = phase === 'supervised' ? m.labeledBatch : B; // the images a step trains on (throughput)
@@ -455,6 +469,8 @@ export class SSMAETrainer {
     const spec = this.art.manifest.graphs.train_step?.inputs.find((i) => i.name === 'tau');
     return !spec || spec.shape.length === 1;
   }
+
+  private dropRate(): number { return arch(this.art.cfg.preset).dropPath; }
 
   /** Distribution alignment's factor per class: uniform prior / running mean of teacher predictions (ones: off). */
   private alignRatio(): HostTensor {

@@ -4,12 +4,12 @@ import path from 'node:path';
 import { serialize } from '../graph/serialize.js';
 import { FloatDType } from '../graph/types.js';
 import { countParams, initParams, paramSpecs } from '../models/params.js';
-import { modelConfig, keepCount, numPatches } from '../models/presets.js';
+import { ModelConfig, Preset, arch, modelConfig, keepCount, numPatches } from '../models/presets.js';
 import { StepShapes, buildClosedStep, buildEval, buildGradients, buildSupervisedStep, buildTrainStep } from '../models/step.js';
 import { BuildOptions } from '../models/vit.js';
 import { buildClosedChunk, buildSupervisedChunk, buildTrainChunk } from '../models/chunk.js';
 import { StagedFiles, ensureWritableDir, sha256 } from './files.js';
-import { Manifest, MANIFEST_FORMAT, graphSpec } from './manifest.js';
+import { Manifest, MANIFEST_FORMAT, ManifestSource, graphSpec } from './manifest.js';
 import { NamedTensor, encodeSafetensors } from './safetensors.js';
 import { TOOL_VERSION } from './version.js';
 import { UsageError } from './files.js';
@@ -32,6 +32,13 @@ export interface ExportOptions {
   /** Skip graphs not needed (tests that only check gradients). */
   graphs?: ('train_step' | 'train_chunk' | 'supervised_step' | 'supervised_chunk' | 'gate_closed_step' | 'gate_closed_chunk' | 'gradients' | 'eval')[];
   log?: (msg: string) => void;
+  /** Model options over the named preset's (export flags such as --cls-token, --drop-path). */
+  overrides?: Partial<Preset>;
+  /**
+   * A model given whole instead of by preset name, with initial values for some of its parameters (a pretrained
+   * checkpoint's); the others are drawn from the seed as usual. `source` is recorded in the manifest.
+   */
+  model?: { cfg: ModelConfig; init: Map<string, Float64Array>; source: ManifestSource };
 }
 
 export const EXPORT_DEFAULTS = { dtype: 'float32' as FloatDType, labeledBatch: 16, unlabeledBatch: 48, maskRatio: 0.75, seed: 0, stepsPerRun: 1 };
@@ -43,12 +50,17 @@ export function exportArtifacts(o: ExportOptions): Manifest {
     if (!Number.isInteger(v) || v <= 0) throw new UsageError(`${flag} must be a positive integer, got ${v}`);
   }
   if (!(d.maskRatio > 0 && d.maskRatio < 1)) throw new UsageError(`--mask-ratio must be in (0, 1), got ${d.maskRatio}`);
-  const cfg = modelConfig(d.preset, d.imageSize, d.channels, d.classes, d.dtype, d.maskRatio);
+  const cfg = o.model?.cfg ?? modelConfig(d.preset, d.imageSize, d.channels, d.classes, d.dtype, d.maskRatio, o.overrides);
   ensureWritableDir(o.out);
   const specs = paramSpecs(cfg);
   const shapes: StepShapes = { labeledBatch: d.labeledBatch, unlabeledBatch: d.unlabeledBatch };
   const chunks = ['train_chunk', 'supervised_chunk', 'gate_closed_chunk'] as const;
-  const wanted = new Set(o.graphs ?? ['train_step', 'supervised_step', 'gate_closed_step', 'gradients', 'eval', ...(d.stepsPerRun > 1 ? chunks : [])]);
+  // The gate-closed graphs classify the labeled batch alone; stochastic depth's masks are drawn for the labeled batch
+  // and the strong views together, so a model with drop path trains every joint step through train_step.
+  const closed = arch(cfg.preset).dropPath > 0 ? [] : ['gate_closed_step'] as const;
+  const closedChunk = arch(cfg.preset).dropPath > 0 ? [] : ['gate_closed_chunk'] as const;
+  const wanted = new Set<string>(o.graphs ?? ['train_step', 'supervised_step', ...closed, 'gradients', 'eval',
+    ...(d.stepsPerRun > 1 ? ['train_chunk', 'supervised_chunk', ...closedChunk] : [])]);
   const builders = {
     train_step: () => buildTrainStep(cfg, specs, shapes, o.build),
     train_chunk: () => buildTrainChunk(cfg, specs, shapes, d.stepsPerRun, o.build),
@@ -78,6 +90,10 @@ export function exportArtifacts(o: ExportOptions): Manifest {
       log(`  ${file}: ${g.nodes.length} nodes, ${(bytes.length / 1e6).toFixed(1)} MB (${Date.now() - t0} ms)`);
     }
     const init = initParams(specs, d.seed);
+    for (const [name, v] of o.model?.init ?? []) {
+      if (!init.has(name) || init.get(name)!.length !== v.length) throw new Error(`initial value for ${name} does not fit the model`);
+      init.set(name, v);
+    }
     const tensors = new Map<string, NamedTensor>();
     for (const s of specs) {
       const v = init.get(s.name)!;
@@ -97,6 +113,7 @@ export function exportArtifacts(o: ExportOptions): Manifest {
       parameters: specs,
       graphs,
       files,
+      ...(o.model ? { source: o.model.source } : {}),
     };
     staged.write(path.join(o.out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
     staged.commit();

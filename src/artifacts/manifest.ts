@@ -25,6 +25,21 @@ export interface Manifest extends ModelConfig {
   parameters: ParamSpec[];
   graphs: Record<string, GraphSpec>;
   files: Record<string, string>; // file → sha256
+  /** Where the initial weights came from when not from the seed alone (export --from-pretrained). */
+  source?: ManifestSource;
+}
+
+/** A pretrained checkpoint the artifacts were started from. */
+export interface ManifestSource {
+  format: 'hf-vit-mae';
+  dir: string;
+  /** Its config.json and preprocessor_config.json (null when absent), kept to write the model back in the same layout. */
+  config: Record<string, unknown>;
+  preprocessor: Record<string, unknown> | null;
+  /** The checkpoint's tensors, each used once; the classifier head is new. */
+  tensors: number;
+  /** How the position tables went from the checkpoint's grid to this one (absent: same grid). */
+  posResize?: { from: number; to: number; encoder: 'sincos' | 'bicubic'; decoder: 'sincos' | 'bicubic' };
 }
 
 export function graphSpec(g: Graph, file: string): GraphSpec {

@@ -31,7 +31,28 @@ export function encodeSafetensors(tensors: Map<string, NamedTensor>, metadata: R
   return out;
 }
 
-export function decodeSafetensors(buf: Buffer, file = 'safetensors'): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
+/** float16 / bfloat16 bits → float32 (both exact). */
+function widen(bytes: Uint8Array, code: 'F16' | 'BF16'): Float32Array {
+  const n = bytes.length / 2;
+  const out = new Float32Array(n);
+  const u16 = new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+  const u32 = new Uint32Array(out.buffer);
+  for (let i = 0; i < n; i++) {
+    const h = u16[i];
+    if (code === 'BF16') { u32[i] = h << 16; continue; }
+    const sign = h & 0x8000 ? -1 : 1;
+    const e = (h >> 10) & 0x1f;
+    const m = h & 0x3ff;
+    out[i] = e === 0 ? sign * m * 2 ** -24 : e === 31 ? (m ? NaN : sign * Infinity) : sign * (1 + m / 1024) * 2 ** (e - 15);
+  }
+  return out;
+}
+
+/**
+ * Decodes a safetensors buffer. `widenHalf`: float16 and bfloat16 tensors are read as float32 (exactly), for
+ * checkpoints published in half precision; without it they are an error.
+ */
+export function decodeSafetensors(buf: Buffer, file = 'safetensors', widenHalf = false): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
   if (buf.length < 8) throw new Error(`${file}: too short to be a safetensors file`);
   const n = Number(buf.readBigUInt64LE(0));
   if (8 + n > buf.length) throw new Error(`${file}: header length ${n} runs past the end of the file (truncated?)`);
@@ -42,6 +63,14 @@ export function decodeSafetensors(buf: Buffer, file = 'safetensors'): { tensors:
   for (const [name, v] of Object.entries(header)) {
     if (name === '__metadata__') { metadata = v as Record<string, string>; continue; }
     const e = v as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    if (widenHalf && (e.dtype === 'F16' || e.dtype === 'BF16')) {
+      const [a, b] = e.data_offsets;
+      if (base + b > buf.length) throw new Error(`${file}: tensor ${name} runs past the end of the file (truncated?)`);
+      const bytes = new Uint8Array(b - a);
+      bytes.set(buf.subarray(base + a, base + b));
+      tensors.set(name, { dtype: 'float32', shape: e.shape, data: widen(bytes, e.dtype) });
+      continue;
+    }
     const dtype = DTYPE_OF[e.dtype];
     if (!dtype) throw new Error(`${file}: tensor ${name} has unsupported dtype ${e.dtype}`);
     const [a, b] = e.data_offsets;
@@ -56,6 +85,6 @@ export function decodeSafetensors(buf: Buffer, file = 'safetensors'): { tensors:
   return { tensors, metadata };
 }
 
-export function readSafetensors(file: string) {
-  return decodeSafetensors(fs.readFileSync(file), file);
+export function readSafetensors(file: string, widenHalf = false) {
+  return decodeSafetensors(fs.readFileSync(file), file, widenHalf);
 }

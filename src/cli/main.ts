@@ -12,6 +12,8 @@ import { exportModelCommand } from './export-model.js';
 import { checkCommand } from './check.js';
 import { reportCommand } from './report.js';
 import { mergeLabelsCommand } from './merge-labels.js';
+import { exportWeightsCommand } from './export-weights.js';
+import { embedCommand } from './embed.js';
 import { TOOL_VERSION } from '../artifacts/version.js';
 
 const VARIADIC_COMMANDS = new Set(['merge-labels']);
@@ -43,6 +45,8 @@ async function main(): Promise<void> {
   y = exportModelCommand(y);
   y = checkCommand(y);
   y = reportCommand(y);
+  y = exportWeightsCommand(y);
+  y = embedCommand(y);
   await y.parseAsync();
 }
 

@@ -29,6 +29,8 @@ function resumeCommand(): string {
 }
 
 const D = TRAIN_DEFAULTS;
+/** Default peak learning rate for artifacts exported --from-pretrained. */
+const PRETRAINED_LR = 1e-4;
 
 export function trainCommand(y: Argv) {
   return y.command('train', 'Train a classifier with SSMAE: masked reconstruction on all images, cross-entropy on labels and gated pseudo-labels',
@@ -48,7 +50,7 @@ export function trainCommand(y: Argv) {
       .option('seed', { type: 'number', default: D.seed, describe: 'seeds splits, sampling, augmentation and masks: runs are reproducible' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue from OUT/checkpoint.safetensors (or, when it is damaged, the previous checkpoint kept beside it); starts afresh when OUT has no checkpoint yet, so a job that may be restarted can always pass it' })
       .option('overwrite', { type: 'boolean', default: false, describe: 'delete the run already in OUT (its config, logs and checkpoints) and start afresh; without it (or --resume) train refuses to touch an existing run' })
-      .option('lr', { type: 'number', default: D.lr, describe: 'peak learning rate (linear warmup, then cosine decay)' })
+      .option('lr', { type: 'number', default: D.lr, describe: `peak learning rate (linear warmup, then cosine decay); for artifacts exported --from-pretrained the default is ${PRETRAINED_LR} (MAE fine-tuning's scale: a pretrained model moves less)` })
       .option('min-lr', { type: 'number', default: D.minLr })
       .option('warmup-steps', { type: 'number', default: D.warmupSteps })
       .option('weight-decay', { type: 'number', default: D.weightDecay, describe: 'AdamW decoupled decay (not on norms, biases, position embeddings, mask token)' })
@@ -119,6 +121,8 @@ export function trainCommand(y: Argv) {
           patience: pick('gate-patience', a['gate-patience']), canClose: pick('gate-can-close', a['gate-can-close']),
         },
       };
+      // A pretrained model keeps what it learned only at a fine-tuning learning rate.
+      if (art.manifest.source && !explicit('lr') && !a.config) flags.lr = PRETRAINED_LR;
       const cacheDir = a['cache-dir'] ?? path.join(path.dirname(path.resolve(a.out)), '.cache', 'ssmae');
       const t0 = Date.now();
       const log = (s: string) => console.error(s);

@@ -359,6 +359,15 @@ export class Graph {
   expand(a: Tensor, shape: readonly number[]): Tensor {
     return this.node1('Expand', [a, this.ints(shape)], a.dtype, broadcast('Expand', a.shape, shape));
   }
+  /** Expand to a shape computed in the graph (`shape`: int64 [rank]), e.g. a symbolic batch; `out` is its declared shape. */
+  expandTo(a: Tensor, shape: Tensor, out: Shape): Tensor {
+    if (shape.dtype !== 'int64' || shape.shape.length !== 1) fail('Expand', `shape must be int64 [rank], got ${shape.dtype} ${fmtShape(shape.shape)}`);
+    return this.node1('Expand', [a, shape], a.dtype, out);
+  }
+  /** The shape of `a` as int64 [rank] (ONNX Shape). */
+  shapeOf(a: Tensor): Tensor {
+    return this.node1('Shape', [a], 'int64', [a.shape.length]);
+  }
   /** Gather along `axis`: output shape is data[:axis] + indices + data[axis+1:]. */
   gather(data: Tensor, indices: Tensor, axis = 0): Tensor {
     if (indices.dtype !== 'int64') fail('Gather', `indices must be int64, got ${indices.dtype}`);

@@ -9,7 +9,7 @@ import { Graph } from '../graph/builder.js';
 import { FloatDType, Tensor } from '../graph/types.js';
 import { ParamSpec } from './params.js';
 import { ModelConfig, keepCount, numPatches } from './presets.js';
-import { OptimHyper, OptimState, STATE_KINDS, STAT_OUTPUTS, StepShapes, closedBody, evalSpecs, labelSmoothingInput, stateInputs, stepBody, supervisedBody } from './step.js';
+import { OptimHyper, OptimState, STATE_KINDS, STAT_OUTPUTS, StepShapes, closedBody, dropPathInput, evalSpecs, labelSmoothingInput, stateInputs, stepBody, supervisedBody } from './step.js';
 import { BuildOptions } from './vit.js';
 
 /** The outer inputs every chunk starts with: the state, the step count before the chunk, the fixed optimizer scalars. */
@@ -102,12 +102,14 @@ export function buildTrainChunk(cfg: ModelConfig, specs: readonly ParamSpec[], s
     idsKeep: g.input('ids_keep', 'int64', [K, b, keepCount(cfg)], 'visible patches per step'),
     idsRestore: g.input('ids_restore', 'int64', [K, b, L], 'inverse shuffles per step'),
     mask: g.input('mask', dt, [K, b, L], 'hidden-patch masks per step'),
+    dropPath: dropPathInput(g, cfg, b, [K, cfg.preset.depth, 2, b]),
   };
   loopSteps(g, specs, K, inputs, (body, state, step, at) => {
     const r = stepBody(body, cfg, specs, state, { step, lr: at(stacks.lr), ...inputs.fixed }, {
       labeledImages: at(stacks.labeledImages), labels: at(stacks.labels),
       weakImages: at(stacks.weakImages), strongImages: at(stacks.strongImages),
       masking: { idsKeep: at(stacks.idsKeep), idsRestore: at(stacks.idsRestore), mask: at(stacks.mask) },
+      dropPath: stacks.dropPath ? at(stacks.dropPath) : undefined,
     }, policy, opts);
     const t = r.terms;
     return {
@@ -139,9 +141,11 @@ export function buildSupervisedChunk(cfg: ModelConfig, specs: readonly ParamSpec
     lr: g.input('lr', cfg.dtype, [K], 'learning rate of each step'),
     images: g.input('images_labeled', 'uint8', [K, bl, cfg.channels, cfg.imageSize, cfg.imageSize], 'labeled images per step'),
     labels: g.input('labels', 'int64', [K, bl], 'labels per step'),
+    dropPath: dropPathInput(g, cfg, bl, [K, cfg.preset.depth, 2, bl]),
   };
   loopSteps(g, used, K, inputs, (body, state, step, at) => {
-    const r = supervisedBody(body, cfg, used, state, { step, lr: at(stacks.lr), ...inputs.fixed }, at(stacks.images), at(stacks.labels), labelSmoothing, opts);
+    const r = supervisedBody(body, cfg, used, state, { step, lr: at(stacks.lr), ...inputs.fixed }, at(stacks.images), at(stacks.labels), labelSmoothing, opts,
+      stacks.dropPath ? at(stacks.dropPath) : undefined);
     return { state: r.state, perStep: statsPerStep(r.stats) };
   });
   return g;

@@ -92,6 +92,8 @@ export interface FlatGroup {
   grads: readonly Tensor[];
   ema: readonly Tensor[];
   decay: boolean;
+  /** Layer-wise lr decay: the group trains at lr·lrScale (absent: 1). */
+  lrScale?: number;
 }
 
 export interface FlatResult { params: Tensor[]; m: Tensor[]; v: Tensor[]; ema: Tensor[] }
@@ -121,14 +123,20 @@ export function adamwFlat(g: Graph, groups: readonly FlatGroup[], h: AdamWHyper,
   const rootBc2 = g.div(c(1), g.sqrt(bc.bc2));                  // 1/√(1−β2^t)
   const stepSize = g.div(h.lr, bc.bc1);                          // lr/(1−β1^t)
   const shrink = g.sub(c(1), g.mul(h.lr, h.weightDecay));        // 1 − lr·wd
+  // A group with its own learning rate (layer-wise decay) gets its own step size and shrink.
+  const scaled = (scale: number) => {
+    const lr = g.mul(h.lr, c(scale));
+    return { stepSize: g.div(lr, bc.bc1), shrink: g.sub(c(1), g.mul(lr, h.weightDecay)) };
+  };
   const keep = g.sub(c(1), emaDecay);
   const out = groups.map((gr, i) => {
     const gf = grads[i];
+    const own = gr.lrScale === undefined || gr.lrScale === 1 ? { stepSize, shrink } : scaled(gr.lrScale);
     const m = g.add(g.mul(flatten(g, gr.m), c(h.beta1)), g.mul(gf, s1));
     const v = g.add(g.mul(flatten(g, gr.v), c(h.beta2)), g.mul(g.mul(gf, gf), s2));
     const denom = g.add(g.mul(g.sqrt(v), rootBc2), c(h.eps));
     const p0 = flatten(g, gr.params);
-    const p = g.sub(gr.decay ? g.mul(p0, shrink) : p0, g.mul(g.div(m, denom), stepSize));
+    const p = g.sub(gr.decay ? g.mul(p0, own.shrink) : p0, g.mul(g.div(m, denom), own.stepSize));
     const ema = g.add(g.mul(flatten(g, gr.ema), emaDecay), g.mul(p, keep));
     return {
       params: unflatten(g, p, gr.params), m: unflatten(g, m, gr.m), v: unflatten(g, v, gr.v), ema: unflatten(g, ema, gr.ema),

@@ -11,7 +11,7 @@ import { FloatDType, Tensor } from '../graph/types.js';
 import { accuracy, maskedCrossEntropy, smoothedCrossEntropy } from './losses.js';
 import { adamwFlat, emaUpdate } from './optim.js';
 import { ParamSet, ParamSpec, paramInputs } from './params.js';
-import { ModelConfig, keepCount, numPatches } from './presets.js';
+import { ModelConfig, arch, keepCount, numPatches } from './presets.js';
 import { BuildOptions, Masking, classify, reconstructionLoss } from './vit.js';
 
 export interface StepShapes {
@@ -28,6 +28,15 @@ export interface StepBatch {
   weakImages: Tensor;     // uint8 [Bu, C, H, W]
   strongImages: Tensor;   // uint8 [Bu, C, H, W]
   masking: Masking;       // over the Bl + Bu images of the reconstruction task
+  /** Stochastic depth of the student's classification pass (labeled, then strong views): [depth, 2, Bl+Bu]. */
+  dropPath?: Tensor;
+}
+
+/** The stochastic-depth input [depth, 2, N] of a graph whose student classifies N images; none when the model has no drop path. */
+export function dropPathInput(g: Graph, cfg: ModelConfig, n: number, shape: number[] = [cfg.preset.depth, 2, n]): Tensor | undefined {
+  if (arch(cfg.preset).dropPath === 0) return undefined;
+  return g.input('drop_path', cfg.dtype, shape,
+    "stochastic depth: per encoder block, branch (attention, MLP) and classified image, 0 (dropped) or 1/keep-probability");
 }
 
 /** Scalars that TypeScript decides between runs: the pseudo-label policy and the loss weights. */
@@ -68,6 +77,7 @@ export function stepInputs(g: Graph, cfg: ModelConfig, shapes: StepShapes): { ba
         idsRestore: g.input('ids_restore', 'int64', [b, numPatches(cfg)], 'inverse of the patch shuffle'),
         mask: g.input('mask', dt, [b, numPatches(cfg)], '1 where a patch is hidden'),
       },
+      dropPath: dropPathInput(g, cfg, b),
     },
     policy: {
       gateOpen: scalar('gate_open', '1 when the validation gate is open, else 0'),
@@ -127,7 +137,7 @@ export function lossTerms(g: Graph, cfg: ModelConfig, W: ParamSet, T: ParamSet, 
   const pseudoConf = g.reduceMax(teacherProbs, [1], false);                    // [Bu]
   const pseudoLabel = g.argMax(teacherProbs, 1);                               // [Bu]
   // 3a. student classification of labeled images and strong views together
-  const logits = classify(g, cfg, W, g.concat([batch.labeledImages, batch.strongImages], 0), opts); // [Bl+Bu, K]
+  const logits = classify(g, cfg, W, g.concat([batch.labeledImages, batch.strongImages], 0), opts, batch.dropPath); // [Bl+Bu, K]
   const logitsL = g.slice(logits, [0], [0], [bl]);
   const logitsU = g.slice(logits, [0], [bl], [bl + bu]);
   // 2. selection: gate · [conf ≥ τ(pseudo-label's class)] · (agreement if asked)
@@ -245,10 +255,16 @@ export function optimizerUpdate(g: Graph, specs: readonly ParamSpec[], state: Op
   const grads = g.scope('backward', () => gradients(g, loss, trainable.map((s) => state.p[s.name])));
   const gradOf = new Map(trainable.map((s, i) => [s.name, grads[i]]));
   const out: OptimState = { p: { ...state.p }, m: { ...state.m }, v: { ...state.v }, ema: {} };
-  const groups = [true, false].map((decay) => trainable.filter((s) => s.decay === decay)).filter((grp) => grp.length > 0);
+  // One flat buffer per (weight decay, learning-rate scale) pair: layer-wise lr decay gives each block its own scale.
+  // Decaying parameters first, then by scale from the largest, so that without layer decay the two buffers are
+  // (weight decay, no weight decay) as before.
+  const keys = [...new Map(trainable.map((s) => [`${s.decay}:${s.lrScale ?? 1}`, { decay: s.decay, scale: s.lrScale ?? 1 }])).entries()]
+    .sort(([, a], [, b]) => Number(b.decay) - Number(a.decay) || b.scale - a.scale).map(([k]) => k);
+  const groups = keys.map((k) => trainable.filter((s) => `${s.decay}:${s.lrScale ?? 1}` === k));
   const r = g.scope('adamw', () => adamwFlat(g, groups.map((grp) => ({
     params: grp.map((s) => state.p[s.name]), m: grp.map((s) => state.m[s.name]), v: grp.map((s) => state.v[s.name]),
     grads: grp.map((s) => gradOf.get(s.name)!), ema: grp.map((s) => state.ema[s.name]), decay: grp[0].decay,
+    lrScale: grp[0].lrScale,
   })), { lr: hyper.lr, weightDecay: hyper.weightDecay, step: hyper.step, ...ADAM }, hyper.clipNorm, hyper.emaDecay));
   groups.forEach((grp, i) => grp.forEach((s, j) => {
     out.p[s.name] = r.groups[i].params[j];
@@ -257,7 +273,8 @@ export function optimizerUpdate(g: Graph, specs: readonly ParamSpec[], state: Op
     out.ema[s.name] = r.groups[i].ema[j];
   }));
   g.scope('ema', () => {
-    for (const s of specs) if (!s.trainable) out.ema[s.name] = emaUpdate(g, state.ema[s.name], out.p[s.name], hyper.emaDecay);
+    // A parameter that is not trained keeps its value in the teacher too (d·x + (1−d)·x is not always x in float).
+    for (const s of specs) if (!s.trainable) out.ema[s.name] = g.identity(state.ema[s.name]);
   });
   return { state: out, gradNorm: r.norm };
 }
@@ -268,8 +285,8 @@ export function optimizerUpdate(g: Graph, specs: readonly ParamSpec[], state: Op
  * pseudo-label figures are 0.
  */
 export function supervisedBody(g: Graph, cfg: ModelConfig, specs: readonly ParamSpec[], state: OptimState, hyper: OptimHyper,
-  images: Tensor, labels: Tensor, labelSmoothing: Tensor, opts: BuildOptions = {}): { state: OptimState; stats: Tensor[] } {
-  const logits = classify(g, cfg, state.p, images, opts); // [Bl, classes]
+  images: Tensor, labels: Tensor, labelSmoothing: Tensor, opts: BuildOptions = {}, dropPath?: Tensor): { state: OptimState; stats: Tensor[] } {
+  const logits = classify(g, cfg, state.p, images, opts, dropPath); // [Bl, classes]
   const ceL = smoothedCrossEntropy(g, logits, labels, labelSmoothing);
   const r = optimizerUpdate(g, specs, state, hyper, ceL);
   const zero = g.scalar(cfg.dtype, 0);
@@ -288,7 +305,8 @@ export function buildSupervisedStep(cfg: ModelConfig, specs: readonly ParamSpec[
   const img = [cfg.channels, cfg.imageSize, cfg.imageSize];
   const images = g.input('images_labeled', 'uint8', [shapes.labeledBatch, ...img], 'labeled images, uint8 NCHW');
   const labels = g.input('labels', 'int64', [shapes.labeledBatch], 'class index of each labeled image');
-  const r = supervisedBody(g, cfg, used, state, hyper, images, labels, labelSmoothingInput(g, cfg.dtype), opts);
+  const r = supervisedBody(g, cfg, used, state, hyper, images, labels, labelSmoothingInput(g, cfg.dtype), opts,
+    dropPathInput(g, cfg, shapes.labeledBatch));
   for (const kind of STATE_KINDS) {
     for (const s of used) g.output(r.state[kind][s.name], `new.${kind}.${s.name}`, `updated ${kind}.${s.name}`);
   }

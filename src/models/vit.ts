@@ -4,7 +4,7 @@
 import { Graph } from '../graph/builder.js';
 import { Tensor } from '../graph/types.js';
 import { ParamSet } from './params.js';
-import { ModelConfig, numPatches } from './presets.js';
+import { ModelConfig, arch, numPatches } from './presets.js';
 import { convStem } from './stem.js';
 
 export interface BuildOptions {
@@ -12,10 +12,16 @@ export interface BuildOptions {
   erfStandIn?: boolean;
 }
 
-/** uint8 images → float in [-1, 1]. */
+/**
+ * uint8 images → float: [-1, 1] by default; with the preset's pixelNorm, x·rescale then (x − mean[c]) / std[c] per
+ * channel, in that order, as a Hugging Face image processor's rescale and normalize.
+ */
 export function normalizeImages(g: Graph, cfg: ModelConfig, images: Tensor): Tensor {
   const x = g.cast(images, cfg.dtype);                                         // [N, C, H, W]
-  return g.sub(g.mul(x, g.scalar(cfg.dtype, 2 / 255)), g.scalar(cfg.dtype, 1));
+  const n = arch(cfg.preset).pixelNorm;
+  if (!n) return g.sub(g.mul(x, g.scalar(cfg.dtype, 2 / 255)), g.scalar(cfg.dtype, 1));
+  const perChannel = (v: number[]) => g.constant(cfg.dtype, [cfg.channels, 1, 1], v);
+  return g.div(g.sub(g.mul(x, g.scalar(cfg.dtype, n.rescale)), perChannel(n.mean)), perChannel(n.std));
 }
 
 /** [N, C, H, W] → [N, L, P], patches in row-major order, pixels (py, px, c) within a patch, as MAE's patchify. */
@@ -28,12 +34,15 @@ export function patchify(g: Graph, cfg: ModelConfig, x: Tensor): Tensor {
   return g.reshape(u, [0, h * h, p * p * c]);                                  // [N, L, P]
 }
 
+/** x·W + b; without a `${name}.bias` parameter (qkv_bias false), x·W. */
 export function linear(g: Graph, W: ParamSet, name: string, x: Tensor): Tensor {
-  return g.add(g.matmul(x, W[`${name}.weight`]), W[`${name}.bias`]);
+  const y = g.matmul(x, W[`${name}.weight`]);
+  const b = W[`${name}.bias`];
+  return b ? g.add(y, b) : y;
 }
 
-export function layerNorm(g: Graph, W: ParamSet, name: string, x: Tensor): Tensor {
-  return g.layerNorm(x, W[`${name}.scale`], W[`${name}.bias`], 1e-5);
+export function layerNorm(g: Graph, W: ParamSet, name: string, x: Tensor, eps = 1e-5): Tensor {
+  return g.layerNorm(x, W[`${name}.scale`], W[`${name}.bias`], eps);
 }
 
 /** erf(x) for float64 from standard operators: its Maclaurin series to 60 terms on |x| ≤ 4, ±1 beyond. */
@@ -76,33 +85,84 @@ export function attention(g: Graph, W: ParamSet, name: string, x: Tensor, heads:
   return linear(g, W, `${name}.proj`, g.reshape(o, [0, 0, d]));              // [N, T, d]
 }
 
+export interface BlockOptions {
+  /** LayerNorm epsilon (1e-5 unless the model says otherwise). */
+  eps?: number;
+  /** Stochastic depth: per-image factors [N, 1, 1] for the attention and the MLP branch (0, or 1/keep-probability). */
+  drop?: [Tensor, Tensor];
+}
+
 /** Pre-norm transformer block. */
-export function block(g: Graph, W: ParamSet, name: string, x: Tensor, heads: number, opts: BuildOptions): Tensor {
+export function block(g: Graph, W: ParamSet, name: string, x: Tensor, heads: number, opts: BuildOptions,
+  b: BlockOptions = {}): Tensor {
+  const eps = b.eps ?? 1e-5;
+  const branch = (t: Tensor, i: 0 | 1) => (b.drop ? g.mul(t, b.drop[i]) : t);
   return g.scope(name, () => {
-    const a = g.add(x, attention(g, W, `${name}.attn`, layerNorm(g, W, `${name}.norm1`, x), heads));
-    const h = gelu(g, linear(g, W, `${name}.mlp.fc1`, layerNorm(g, W, `${name}.norm2`, a)), opts);
-    return g.add(a, linear(g, W, `${name}.mlp.fc2`, h));
+    const a = g.add(x, branch(attention(g, W, `${name}.attn`, layerNorm(g, W, `${name}.norm1`, x, eps), heads), 0));
+    const h = gelu(g, linear(g, W, `${name}.mlp.fc1`, layerNorm(g, W, `${name}.norm2`, a, eps)), opts);
+    return g.add(a, branch(linear(g, W, `${name}.mlp.fc2`, h), 1));
   });
 }
 
-/** Patch embedding plus position embedding: [N, L, P] → [N, L, D]; through the per-patch conv stem when the preset has one. */
-export function embed(g: Graph, W: ParamSet, patches: Tensor, cfg?: ModelConfig): Tensor {
+/**
+ * Patch embedding plus position embedding: [N, L, P] → [N, L, D]; through the per-patch conv stem when the preset has
+ * one. With a CLS token (`cls`), the table's first row is the CLS token's and the patches take the rest.
+ */
+export function embed(g: Graph, W: ParamSet, patches: Tensor, cfg?: ModelConfig, cls = false): Tensor {
   const tokens = cfg?.preset.stem ? convStem(g, cfg, W, patches) : patches;   // [N, L, P] or [N, L, (p/2)²·F]
-  return g.add(linear(g, W, 'embed', tokens), W.pos);
+  const pos = cls ? g.slice(W.pos, [0], [1], [W.pos.shape[0] as number]) : W.pos;
+  return g.add(linear(g, W, 'embed', tokens), pos);
 }
 
-/** Encoder blocks and the final norm: [N, T, D] → [N, T, D]. */
-export function encode(g: Graph, cfg: ModelConfig, W: ParamSet, tokens: Tensor, opts: BuildOptions = {}): Tensor {
+/** Prepends the CLS token (plus its position row) to tokens [N, T, D] → [N, 1+T, D]; N may be symbolic. */
+export function prependCls(g: Graph, W: ParamSet, tokens: Tensor): Tensor {
+  const [n, , d] = tokens.shape as [number | string, number, number];
+  const row = g.unsqueeze(g.add(W.cls, g.slice(W.pos, [0], [0], [1])), [0]);  // [1, 1, D]
+  const rows = typeof n === 'number' ? g.expand(row, [n, 1, d])
+    : g.expandTo(row, g.concat([g.slice(g.shapeOf(tokens), [0], [0], [1]), g.ints([1, d])], 0), [n, 1, d]);
+  return g.concat([rows, tokens], 1);
+}
+
+/** Stochastic-depth factors of block i from drop [depth, 2, N]: two [N, 1, 1] tensors. */
+function blockDrop(g: Graph, drop: Tensor, i: number): [Tensor, Tensor] {
+  const n = drop.shape[2] as number;
+  const at = (j: number) => g.reshape(g.slice(drop, [0, 1], [i, j], [i + 1, j + 1]), [n, 1, 1]);
+  return [at(0), at(1)];
+}
+
+/** Encoder blocks and the final norm: [N, T, D] → [N, T, D]; `drop` [depth, 2, N]: stochastic-depth factors. */
+export function encode(g: Graph, cfg: ModelConfig, W: ParamSet, tokens: Tensor, opts: BuildOptions = {}, drop?: Tensor): Tensor {
+  const eps = arch(cfg.preset).layerNormEps;
   let x = tokens;
-  for (let i = 0; i < cfg.preset.depth; i++) x = block(g, W, `enc.${i}`, x, cfg.preset.heads, opts);
-  return layerNorm(g, W, 'enc.norm', x);
+  for (let i = 0; i < cfg.preset.depth; i++) {
+    x = block(g, W, `enc.${i}`, x, cfg.preset.heads, opts, { eps, drop: drop ? blockDrop(g, drop, i) : undefined });
+  }
+  return layerNorm(g, W, 'enc.norm', x, eps);
 }
 
-/** Full-view classification: uint8 images [N, C, H, W] → logits [N, K] (mean-pooled tokens, linear head). */
-export function classify(g: Graph, cfg: ModelConfig, W: ParamSet, images: Tensor, opts: BuildOptions = {}): Tensor {
+/** The encoder on the whole image: uint8 images [N, C, H, W] → last hidden state after the final norm [N, T, D]. */
+export function features(g: Graph, cfg: ModelConfig, W: ParamSet, images: Tensor, opts: BuildOptions = {}, drop?: Tensor): Tensor {
+  const cls = arch(cfg.preset).cls;
+  const tokens = embed(g, W, patchify(g, cfg, normalizeImages(g, cfg, images)), cfg, cls);          // [N, L, D]
+  return encode(g, cfg, W, cls ? prependCls(g, W, tokens) : tokens, opts, drop);               // [N, T, D]
+}
+
+/** One vector per image from the last hidden state z [N, T, D]: the CLS token, or the mean of the patch tokens. */
+export function poolTokens(g: Graph, cfg: ModelConfig, z: Tensor, how: 'mean' | 'cls' = arch(cfg.preset).pool): Tensor {
+  const cls = arch(cfg.preset).cls;
+  const T = z.shape[1] as number;
+  if (how === 'cls') return g.squeeze(g.slice(z, [1], [0], [1]), [1]);                          // [N, D]
+  return g.reduceMean(cls ? g.slice(z, [1], [1], [T]) : z, [1], false);                         // [N, D]
+}
+
+/**
+ * Full-view classification: uint8 images [N, C, H, W] → logits [N, K] (pooled tokens, linear head). `drop`
+ * [depth, 2, N]: the student's stochastic-depth factors (absent: none, as the teacher and evaluation).
+ */
+export function classify(g: Graph, cfg: ModelConfig, W: ParamSet, images: Tensor, opts: BuildOptions = {}, drop?: Tensor): Tensor {
   return g.scope('classify', () => {
-    const z = encode(g, cfg, W, embed(g, W, patchify(g, cfg, normalizeImages(g, cfg, images)), cfg), opts); // [N, L, D]
-    return linear(g, W, 'head', g.reduceMean(z, [1], false));                                            // [N, K]
+    const z = features(g, cfg, W, images, opts, drop);                                           // [N, T, D]
+    return linear(g, W, 'head', poolTokens(g, cfg, z));                                          // [N, K]
   });
 }
 
@@ -123,21 +183,35 @@ function gatherTokens(g: Graph, x: Tensor, ids: Tensor): Tensor {
 
 /**
  * MAE's encoder on the visible patches and its decoder over all positions (forward_encoder + forward_decoder):
- * patches [N, L, P] of normalized pixels → predicted patches [N, L, P], in the normalized-pixel target's units.
+ * patches [N, L, P] of normalized pixels → predicted patches [N, L, P], in the reconstruction target's units.
  */
 export function maePredict(g: Graph, cfg: ModelConfig, W: ParamSet, patches: Tensor, m: Pick<Masking, 'idsKeep' | 'idsRestore'>,
   opts: BuildOptions = {}): Tensor {
+  return maeEncodeDecode(g, cfg, W, patches, m, opts).pred;
+}
+
+/**
+ * maePredict, also returning the encoder's output. With a CLS token it goes first through the encoder and the
+ * decoder and is dropped from the prediction, as in ViT-MAE.
+ */
+function maeEncodeDecode(g: Graph, cfg: ModelConfig, W: ParamSet, patches: Tensor, m: Pick<Masking, 'idsKeep' | 'idsRestore'>,
+  opts: BuildOptions): { latent: Tensor; pred: Tensor } {
+  const a = arch(cfg.preset);
   const L = numPatches(cfg);
   const n = patches.shape[0] as number;
   const lk = m.idsKeep.shape[1] as number;
   const E = cfg.preset.decDim;
-  const visible = gatherTokens(g, embed(g, W, patches, cfg), m.idsKeep);    // [N, Lk, D]
-  const latent = linear(g, W, 'dec.embed', encode(g, cfg, W, visible, opts)); // [N, Lk, E]
+  const c = a.cls ? 1 : 0;
+  const visible = gatherTokens(g, embed(g, W, patches, cfg, a.cls), m.idsKeep); // [N, Lk, D]
+  const latent = encode(g, cfg, W, a.cls ? prependCls(g, W, visible) : visible, opts); // [N, c+Lk, D]
+  const x = linear(g, W, 'dec.embed', latent);                              // [N, c+Lk, E]
   const maskTokens = g.expand(W['dec.mask_token'], [n, L - lk, E]);         // [N, L−Lk, E]
-  const shuffled = g.concat([latent, maskTokens], 1);                       // [N, L, E]
-  let z = g.add(gatherTokens(g, shuffled, m.idsRestore), W['dec.pos']);     // [N, L, E]
-  for (let i = 0; i < cfg.preset.decDepth; i++) z = block(g, W, `dec.${i}`, z, cfg.preset.decHeads, opts);
-  return linear(g, W, 'dec.pred', layerNorm(g, W, 'dec.norm', z));          // [N, L, P]
+  const shuffled = g.concat([a.cls ? g.slice(x, [1], [1], [1 + lk]) : x, maskTokens], 1); // [N, L, E]
+  const unshuffled = gatherTokens(g, shuffled, m.idsRestore);               // [N, L, E]
+  let z = g.add(a.cls ? g.concat([g.slice(x, [1], [0], [1]), unshuffled], 1) : unshuffled, W['dec.pos']); // [N, c+L, E]
+  for (let i = 0; i < cfg.preset.decDepth; i++) z = block(g, W, `dec.${i}`, z, cfg.preset.decHeads, opts, { eps: a.layerNormEps });
+  const out = linear(g, W, 'dec.pred', layerNorm(g, W, 'dec.norm', z, a.layerNormEps)); // [N, c+L, P]
+  return { latent, pred: a.cls ? g.slice(out, [1], [c], [c + L]) : out }; // pred [N, L, P]
 }
 
 /**
@@ -146,18 +220,33 @@ export function maePredict(g: Graph, cfg: ModelConfig, W: ParamSet, patches: Ten
  */
 export function reconstructionLoss(g: Graph, cfg: ModelConfig, W: ParamSet, images: Tensor, m: Masking,
   opts: BuildOptions = {}): Tensor {
-  return g.scope('reconstruct', () => {
-    const dt = cfg.dtype;
-    const patches = patchify(g, cfg, normalizeImages(g, cfg, images));       // [N, L, P]
-    const pred = maePredict(g, cfg, W, patches, m, opts);                     // [N, L, P]
-    // Target: each patch normalized by its own mean and (unbiased) variance, as MAE's norm_pix_loss.
+  return g.scope('reconstruct', () => maeForward(g, cfg, W, images, m, opts).loss);
+}
+
+export interface MaeOutputs {
+  latent: Tensor; // [N, Lk(+1), D] the encoder's last hidden state on the visible patches (CLS token first)
+  pred: Tensor;   // [N, L, P] predicted pixels of every patch
+  loss: Tensor;   // scalar: mean over hidden patches of the per-patch mean squared error
+}
+
+/** MAE's forward (forward_encoder, forward_decoder, forward_loss) on uint8 images [N, C, H, W]. */
+export function maeForward(g: Graph, cfg: ModelConfig, W: ParamSet, images: Tensor, m: Masking,
+  opts: BuildOptions = {}): MaeOutputs {
+  const dt = cfg.dtype;
+  const a = arch(cfg.preset);
+  const patches = patchify(g, cfg, normalizeImages(g, cfg, images));       // [N, L, P]
+  const { latent, pred } = maeEncodeDecode(g, cfg, W, patches, m, opts);   // [N, c+Lk, D], [N, L, P]
+  let target = patches;
+  if (a.normPixLoss) {
+    // Each patch normalized by its own mean and (unbiased) variance, as MAE's norm_pix_loss.
     const P = patches.shape[2] as number;
-    const mean = g.reduceMean(patches, [-1]);                                 // [N, L, 1]
+    const mean = g.reduceMean(patches, [-1]);                               // [N, L, 1]
     const centered = g.sub(patches, mean);
     const variance = g.mul(g.reduceSum(g.mul(centered, centered), [-1]), g.scalar(dt, 1 / (P - 1)));
-    const target = g.div(centered, g.sqrt(g.add(variance, g.scalar(dt, 1e-6))));
-    const err = g.sub(pred, target);
-    const perPatch = g.reduceMean(g.mul(err, err), [-1], false);              // [N, L]
-    return g.div(g.reduceSum(g.mul(perPatch, m.mask), [0, 1], false), g.reduceSum(m.mask, [0, 1], false));
-  });
+    target = g.div(centered, g.sqrt(g.add(variance, g.scalar(dt, 1e-6))));
+  }
+  const err = g.sub(pred, target);
+  const perPatch = g.reduceMean(g.mul(err, err), [-1], false);              // [N, L]
+  const loss = g.div(g.reduceSum(g.mul(perPatch, m.mask), [0, 1], false), g.reduceSum(m.mask, [0, 1], false));
+  return { latent, pred, loss };
 }
