@@ -144,7 +144,8 @@ test('gradients.onnx: the reconstruction loss and its gradients equal PyTorch au
     drop_path: hostTensor('float32', [2, 2, 2], new Float32Array(8).fill(1)),
     da_ratio: hostTensor('float32', [3], new Float32Array(3).fill(1)),
   };
-  for (const [k, v] of Object.entries({ gate_open: 0, tau: 1, agree: 0, lambda_rec: 1, lambda_l: 0, lambda_u: 0 })) feeds[k] = scalarTensor('float32', v);
+  for (const [k, v] of Object.entries({ gate_open: 0, agree: 0, lambda_rec: 1, lambda_l: 0, lambda_u: 0, label_smoothing: 0 })) feeds[k] = scalarTensor('float32', v);
+  feeds.tau = hostTensor('float32', [3], new Float32Array(3).fill(1)); // per class
   const out = await s.run(Object.fromEntries(s.inputNames.map((n) => [n, feeds[n]])));
   await s.release();
   assert.ok(rel('gradients.onnx rec_loss', out.rec_loss.data as Float32Array, exp('loss')) <= BOUND);

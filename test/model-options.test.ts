@@ -80,7 +80,7 @@ test('layer-wise lr decay scales each block\'s AdamW step by decay^(depth+1−la
     const feeds: Record<string, HostTensor> = {
       ...stateFeeds(a, ['p', 'm', 'v', 'ema']), images_labeled: b.images_labeled, labels: b.labels,
       step: scalarTensor('float64', 1), lr: scalarTensor('float64', 1e-3), weight_decay: scalarTensor('float64', 0.05),
-      clip_norm: scalarTensor('float64', 1e9), ema_decay: scalarTensor('float64', 0.9),
+      clip_norm: scalarTensor('float64', 1e9), ema_decay: scalarTensor('float64', 0.9), label_smoothing: scalarTensor('float64', 0),
     };
     const out = await s.run(Object.fromEntries(s.inputNames.map((n) => [n, feeds[n]])));
     await s.release();
