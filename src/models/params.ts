@@ -4,7 +4,7 @@ import { Graph } from '../graph/builder.js';
 import { FloatDType, Tensor } from '../graph/types.js';
 import { Rng } from '../data/rng.js';
 import { ModelConfig, arch, numPatches, patchDim, tokenDim } from './presets.js';
-import { maeSincos2d } from './posembed.js';
+import { maeSincos2d, sincosGrid } from './posembed.js';
 
 export type Init = 'zeros' | 'ones' | 'xavier' | 'normal0.02' | 'sincos2d' | 'mae-sincos2d' | 'mae-sincos2d-cls';
 
@@ -130,25 +130,12 @@ export function paramInputs(g: Graph, specs: readonly ParamSpec[], dtype: FloatD
 }
 
 /**
- * MAE's fixed 2-D sine-cosine position table for a square grid of L = g² patches, width D (a multiple of 4): the
- * first half of the channels encodes the row, the second half the column, each as sin/cos at D/4 frequencies.
+ * The 2-D sine-cosine table ssmae's learned position embeddings start from, for a square grid of L = g² patches and
+ * width D (a multiple of 4): the row's half of the channels first, then the column's (MAE's own table, maeSincos2d,
+ * puts the column first).
  */
 export function sincos2d(L: number, D: number): Float64Array {
   const g = Math.round(Math.sqrt(L));
   if (g * g !== L || D % 4 !== 0) throw new Error(`sincos2d needs a square grid and a width divisible by 4, got L=${L}, D=${D}`);
-  const out = new Float64Array(L * D);
-  const q = D / 4;
-  for (let r = 0; r < g; r++) {
-    for (let c = 0; c < g; c++) {
-      const row = out.subarray((r * g + c) * D, (r * g + c + 1) * D);
-      for (let i = 0; i < q; i++) {
-        const omega = 1 / 10000 ** (i / q);
-        row[i] = Math.sin(r * omega);
-        row[q + i] = Math.cos(r * omega);
-        row[2 * q + i] = Math.sin(c * omega);
-        row[3 * q + i] = Math.cos(c * omega);
-      }
-    }
-  }
-  return out;
+  return sincosGrid(g, D, 'row');
 }

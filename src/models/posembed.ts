@@ -8,19 +8,28 @@
  * With `cls`, a zero row comes first (the CLS token's). Computed in float64, as numpy does.
  */
 export function maeSincos2d(g: number, D: number, cls: boolean): Float64Array {
+  return sincosGrid(g, D, 'column', cls ? 1 : 0);
+}
+
+/**
+ * A 2-D sine-cosine table for a g×g grid of width D (a multiple of 4), after `lead` zero rows: the first half of the
+ * channels encodes the `first` coordinate, the second half the other, each as [sin, cos] at D/4 frequencies
+ * 1/10000^(i/(D/4)). MAE's own table puts the column first; ssmae's learned tables start from the row-first one.
+ */
+export function sincosGrid(g: number, D: number, first: 'row' | 'column', lead = 0): Float64Array {
   if (D % 4 !== 0) throw new Error(`a sine-cosine table needs a width divisible by 4, got ${D}`);
   const q = D / 4;
-  const off = cls ? 1 : 0;
-  const out = new Float64Array((g * g + off) * D);
+  const out = new Float64Array((g * g + lead) * D);
   for (let r = 0; r < g; r++) {
     for (let c = 0; c < g; c++) {
-      const row = out.subarray((off + r * g + c) * D, (off + r * g + c + 1) * D);
+      const row = out.subarray((lead + r * g + c) * D, (lead + r * g + c + 1) * D);
+      const [a, b] = first === 'row' ? [r, c] : [c, r];
       for (let i = 0; i < q; i++) {
         const omega = 1 / 10000 ** (i / q);
-        row[i] = Math.sin(c * omega);
-        row[q + i] = Math.cos(c * omega);
-        row[2 * q + i] = Math.sin(r * omega);
-        row[3 * q + i] = Math.cos(r * omega);
+        row[i] = Math.sin(a * omega);
+        row[q + i] = Math.cos(a * omega);
+        row[2 * q + i] = Math.sin(b * omega);
+        row[3 * q + i] = Math.cos(b * omega);
       }
     }
   }
