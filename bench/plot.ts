@@ -1,5 +1,5 @@
-// PNG charts of a label-efficiency benchmark: pseudo-label precision, mask rate and validation accuracy over the
-// steps of every run that uses pseudo-labels (a vertical rule where the gate opened), and test accuracy per method.
+// PNG charts of a label-efficiency benchmark: pseudo-label precision, mask rate, validation accuracy and the
+// confident-acc gate's two figures over the steps of every run that uses pseudo-labels (a vertical rule where the gate opened), and test accuracy per method.
 // Specs are Vega-Lite, rendered headless to SVG by Vega and rasterised by sharp (librsvg). Text is drawn with
 // fontconfig's sans-serif; on a machine with no fonts installed the charts come out without labels.
 //   node dist/bench/plot.js --out DIR     (DIR written by dist/bench/label-efficiency.js)
@@ -57,16 +57,20 @@ export async function plotLabelEfficiency(outDir: string, results: RunResult[], 
   const written: string[] = [];
   const pseudo = results.filter((r) => r.status === 'ok' && r.pseudo_labels);
   if (pseudo.length) {
-    const series = { precision: [] as Point[], rate: [] as Point[], val: [] as Point[] };
+    const series = { precision: [] as Point[], rate: [] as Point[], val: [] as Point[], confAcc: [] as Point[], confRate: [] as Point[] };
     for (const r of pseudo) {
       const id = { method: r.method, seed: String(r.seed) };
       for (const row of readMetrics(path.join(outDir, r.run))) {
         const p = row['train/pseudo_precision'];
         const m = row['train/pseudo_mask_rate'];
         const v = row['val/acc'];
+        const ca = row['val/confident_acc'];
+        const cr = row['val/confident_rate'];
         if (p != null) series.precision.push({ step: row.step, value: p, ...id });
         if (m != null) series.rate.push({ step: row.step, value: m, ...id });
         if (v != null) series.val.push({ step: row.step, value: v, ...id });
+        if (ca != null) series.confAcc.push({ step: row.step, value: ca, ...id });
+        if (cr != null) series.confRate.push({ step: row.step, value: cr, ...id });
       }
     }
     const gates = pseudo.filter((r) => r.gate_open_step !== null)
@@ -79,7 +83,10 @@ export async function plotLabelEfficiency(outDir: string, results: RunResult[], 
       vconcat: [
         panel('pseudo-label precision (pseudo-labels used that were right)', series.precision, gates, lastStep),
         panel('mask rate (unlabeled images given a pseudo-label)', series.rate, gates, lastStep),
-        panel('validation accuracy (what the gate reads)', series.val, gates, lastStep),
+        panel('validation accuracy (what the acc gate reads)', series.val, gates, lastStep),
+        // The confident-acc gate's two figures: how right the confident predictions are, and how many there are.
+        ...(series.confAcc.length ? [panel('accuracy of the confident validation predictions (what the confident-acc gate reads)', series.confAcc, gates, lastStep)] : []),
+        ...(series.confRate.length ? [panel('share of validation predictions that are confident', series.confRate, gates, lastStep)] : []),
       ],
       config: { background: 'white', view: { stroke: null } },
     } as TopLevelSpec, file);
