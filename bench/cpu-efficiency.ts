@@ -11,6 +11,7 @@ import { loadArtifacts, loadInitialWeights } from '../src/artifacts/load.js';
 import { drawMasks } from '../src/algorithm/masking.js';
 import { augmentBatch } from '../src/data/augment.js';
 import { Rng } from '../src/data/rng.js';
+import { MemoryStore } from '../src/data/store.js';
 import { ImageSet } from '../src/data/types.js';
 import { Graph } from '../src/graph/builder.js';
 import { serialize } from '../src/graph/serialize.js';
@@ -100,7 +101,7 @@ for (const c of configs) {
   const rng = new Rng(0);
   // Data preparation as the trainer does it: augmentation of every view and the masks.
   const pool: ImageSet = {
-    images: Uint8Array.from({ length: 512 * 3 * 32 * 32 }, () => rng.int(256)), labels: new Int32Array(512), n: 512,
+    images: new MemoryStore(Uint8Array.from({ length: 512 * 3 * 32 * 32 }, () => rng.int(256)), 3, 32), labels: new Int32Array(512), n: 512,
     channels: 3, size: 32, classes: [], paths: [], skipped: [],
   };
   const idx = (n: number) => Int32Array.from({ length: n }, () => rng.int(512));

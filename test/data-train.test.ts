@@ -6,6 +6,7 @@ import { applyOp, augmentBatch, STRONG_OPS, strong, weak } from '../src/data/aug
 import { Rng } from '../src/data/rng.js';
 import { Sampler } from '../src/data/sampler.js';
 import { splitLabeled } from '../src/data/splits.js';
+import { MemoryStore } from '../src/data/store.js';
 import { DataError, imageAt, type ImageSet } from '../src/data/types.js';
 
 /** n images of C×S×S; image i is filled from its index so copies can be traced back. */
@@ -13,7 +14,7 @@ function synthetic(n: number, classes: number, C = 1, S = 8, label = (i: number)
   const images = new Uint8Array(n * C * S * S);
   for (let i = 0; i < images.length; i++) images[i] = (i * 31 + (i >> 6)) % 256;
   return {
-    images,
+    images: new MemoryStore(images, C, S),
     labels: Int32Array.from({ length: n }, (_, i) => label(i)),
     n,
     channels: C,

@@ -3,6 +3,7 @@
 import { Artifacts } from '../artifacts/load.js';
 import { Device, Session } from '../runtime/session.js';
 import { HostTensor, hostTensor } from '../runtime/tensor.js';
+import { type ImageStore, readRange } from '../data/store.js';
 import type { Float } from './checkpoint.js';
 
 export class Classifier {
@@ -29,14 +30,16 @@ export class Classifier {
     }
   }
 
-  /** Logits [n, K] for n images stored contiguously as uint8 [n, C, H, W]. */
-  async logits(images: Uint8Array, n: number, chunk = 256, onProgress?: (done: number) => void): Promise<Float32Array> {
-    const per = this.channels * this.size * this.size;
-    if (images.length < n * per) throw new Error(`expected ${n} images of ${per} bytes, got ${images.length} bytes`);
+  /** Logits [n, K] for the first n images of a store, read `chunk` at a time (only one chunk is held). */
+  async logits(images: ImageStore, n: number, chunk = 256, onProgress?: (done: number) => void): Promise<Float32Array> {
+    if (images.n < n) throw new Error(`expected ${n} images, the store has ${images.n}`);
+    if (images.channels !== this.channels || images.size !== this.size) {
+      throw new Error(`images are ${images.channels}×${images.size}×${images.size}, the model takes ${this.channels}×${this.size}×${this.size}`);
+    }
     const out = new Float32Array(n * this.classes);
     for (let i = 0; i < n; i += chunk) {
       const b = Math.min(chunk, n - i);
-      const x = hostTensor('uint8', [b, this.channels, this.size, this.size], images.subarray(i * per, (i + b) * per));
+      const x = hostTensor('uint8', [b, this.channels, this.size, this.size], readRange(images, i, i + b));
       const r = await this.session.run({ ...this.params, images: x });
       out.set(Float32Array.from(r.logits.data as Float32Array | Float64Array), i * this.classes);
       onProgress?.(i + b);

@@ -3,6 +3,7 @@
 // report pseudo-label precision).
 import { loadSource, LoadOptions } from '../data/source.js';
 import { splitLabeled } from '../data/splits.js';
+import { ConcatStore } from '../data/store.js';
 import { DataError, ImageSet, Logger, classCounts } from '../data/types.js';
 
 export interface SplitData { labeled: ImageSet; val: ImageSet; unlabeled: ImageSet }
@@ -48,24 +49,20 @@ export async function loadTrainingData(r: DataRequest): Promise<SplitData> {
   return { labeled: split.labeled, val: split.val, unlabeled };
 }
 
-/** Images of several sets with the same size, channels and classes, one after another. */
+/** Several sets with the same size, channels and classes, one after another: a view, no image is copied. */
 export function concatSets(sets: ImageSet[]): ImageSet {
   const n = sets.reduce((k, s) => k + s.n, 0);
-  const images = new Uint8Array(sets.reduce((k, s) => k + s.images.length, 0));
   const labels = new Int32Array(n);
   const hiddenLabels = new Int32Array(n).fill(-1);
   let i = 0;
-  let off = 0;
   for (const s of sets) {
-    images.set(s.images, off);
-    off += s.images.length;
     labels.set(s.labels, i);
     if (s.hiddenLabels) hiddenLabels.set(s.hiddenLabels, i);
     i += s.n;
   }
   const first = sets[0];
   return {
-    images, labels, hiddenLabels, n, channels: first.channels, size: first.size, classes: first.classes,
-    paths: sets.flatMap((s) => s.paths), skipped: sets.flatMap((s) => s.skipped),
+    images: new ConcatStore(sets.map((s) => s.images)), labels, hiddenLabels, n, channels: first.channels, size: first.size,
+    classes: first.classes, paths: sets.flatMap((s) => s.paths), skipped: sets.flatMap((s) => s.skipped),
   };
 }

@@ -5,6 +5,7 @@ import { serialize } from '../graph/serialize.js';
 import { buildEmbed, encoderSpecs } from '../models/inference.js';
 import { Device, Session } from '../runtime/session.js';
 import { HostTensor, hostTensor } from '../runtime/tensor.js';
+import { type ImageStore, readRange } from '../data/store.js';
 import type { Float } from './checkpoint.js';
 
 export class Embedder {
@@ -19,15 +20,14 @@ export class Embedder {
     return new Embedder(session, params, a, a.cfg.preset.dim);
   }
 
-  /** Embeddings [n, D] (float32) of n images stored contiguously as uint8 [n, C, H, W]. */
-  async embed(images: Uint8Array, n: number, pool: 'mean' | 'cls', chunk = 256, onProgress?: (done: number) => void): Promise<Float32Array> {
+  /** Embeddings [n, D] (float32) of the first n images of a store, read `chunk` at a time. */
+  async embed(images: ImageStore, n: number, pool: 'mean' | 'cls', chunk = 256, onProgress?: (done: number) => void): Promise<Float32Array> {
     const { channels: c, imageSize: s } = this.a.cfg;
-    const per = c * s * s;
     const out = new Float32Array(n * this.dim);
     const key = pool === 'cls' ? 'embedding_cls' : 'embedding_mean';
     for (let i = 0; i < n; i += chunk) {
       const b = Math.min(chunk, n - i);
-      const r = await this.session.run({ ...this.params, images: hostTensor('uint8', [b, c, s, s], images.subarray(i * per, (i + b) * per)) }, [key]);
+      const r = await this.session.run({ ...this.params, images: hostTensor('uint8', [b, c, s, s], readRange(images, i, i + b)) }, [key]);
       const d = r[key].data as Float32Array | Float64Array;
       for (let j = 0; j < d.length; j++) out[i * this.dim + j] = d[j];
       onProgress?.(i + b);

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic, UsageError } from '../artifacts/files.js';
+import { MemoryStore } from '../data/store.js';
 import type { ItemSource } from '../data/stream.js';
 import type { Classifier } from './classifier.js';
 import { Counts, JournalWriter, readJournal, writeFully } from './label-journal.js';
@@ -200,7 +201,7 @@ function finishedBefore(out: string, job: LabelJob): boolean {
 async function classify(job: LabelJob, batch: Awaited<ReturnType<ItemSource['read']>>): Promise<LabelRow[]> {
   const decoded = batch.failures.filter((f) => f === null).length;
   const k = job.classes.length;
-  const logits = decoded > 0 ? await job.classifier.logits(batch.images, decoded, job.batch) : new Float32Array(0);
+  const logits = decoded > 0 ? await job.classifier.logits(new MemoryStore(batch.images, job.classifier.channels, job.classifier.size), decoded, job.batch) : new Float32Array(0);
   const { label, conf, margin } = topTwo(logits, k);
   const rows: LabelRow[] = [];
   let j = 0;

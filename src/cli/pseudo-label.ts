@@ -8,7 +8,7 @@ import { LABEL_FORMATS, LabelFormat } from '../algorithm/label-rows.js';
 import { defaultLabelBatch, journalFile, pseudoLabel } from '../algorithm/pseudo-label.js';
 import { loadRun } from '../algorithm/run.js';
 import { UsageError, asWriteError } from '../artifacts/files.js';
-import { shardRange } from '../data/source.js';
+import { shardRange } from '../data/spec.js';
 import { openItems } from '../data/stream.js';
 import { DEVICES, Device } from '../runtime/session.js';
 import { tenths } from './progress.js';

@@ -309,6 +309,9 @@ function cut(a: Uint8Array, { channels: C, size: S }: Shape, side: number, rng: 
 
 export type AugmentKind = 'none' | 'weak' | 'strong';
 
+/** The gathered source images of the batch being augmented (reused, like the scratch buffers). */
+let gathered = new Uint8Array(0);
+
 export interface AugmentOptions {
   weak: WeakOptions;
   strong?: StrongOptions;
@@ -334,12 +337,15 @@ export function augmentBatch(
   for (let k = 0; k < b; k++) {
     const i = indices[k];
     if (!Number.isInteger(i) || i < 0 || i >= set.n) throw new RangeError(`batch index ${i} outside [0, ${set.n})`);
-    const src = set.images.subarray(i * per, (i + 1) * per);
+  }
+  if (kind === 'none') return set.images.read(indices, dst);
+  // The batch's images in one read from the store (a file: one positional read per run of indices), then each is
+  // augmented from there into `dst`.
+  if (gathered.length < b * per) gathered = new Uint8Array(b * per);
+  set.images.read(indices, gathered);
+  for (let k = 0; k < b; k++) {
+    const src = gathered.subarray(k * per, (k + 1) * per);
     const d = dst.subarray(k * per, (k + 1) * per);
-    if (kind === 'none') {
-      d.set(src);
-      continue;
-    }
     weak(src, d, shape, rng, opts.weak);
     if (kind === 'strong') strong(d, d, shape, rng, opts.strong);
   }

@@ -4,6 +4,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { idxPlan } from './idx.js';
+import type { Plan, PlanOptions } from './plan.js';
 import { DataError } from './types.js';
 
 export type Split = 'train' | 'test';
@@ -66,4 +68,13 @@ export function fashionMnistFiles(split: Split): IdxPair {
     );
   }
   return pair;
+}
+
+/** mnist:train|test and fashion-mnist:train|test as sources. */
+export function builtinPlan(scheme: 'mnist' | 'fashion-mnist', split: string, options: PlanOptions): Plan {
+  if (split !== 'train' && split !== 'test') {
+    throw new DataError(`unknown split "${split}" in "${scheme}:${split}"; use ${scheme}:train or ${scheme}:test`);
+  }
+  const pair = scheme === 'mnist' ? mnistFiles(split) : fashionMnistFiles(split);
+  return idxPlan(pair.images, pair.labels, pair.classes, `${scheme}:${split}`, options);
 }

@@ -7,22 +7,10 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { extname, join } from 'node:path';
+import { filesPlan, type FileEntry, type Listing, type Plan, type PlanOptions } from './plan.js';
 import { compareClassNames, DataError } from './types.js';
 
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.tif', '.tiff', '.avif', '.gif']);
-
-export interface FileEntry {
-  path: string;
-  label: number; // -1 when unlabeled
-  bytes: number;
-  mtimeMs: number;
-}
-
-export interface Listing {
-  files: FileEntry[];
-  classes: string[];
-  skipped: { path: string; reason: string }[];
-}
 
 function isHidden(name: string): boolean {
   return name.startsWith('.');
@@ -208,4 +196,16 @@ export function listDumpFolder(dir: string): DumpListing {
   let at = 0;
   for (const c of chunks) { all.set(c, at); at += c.length; }
   return { paths: new PathList(dir, all, offsets.slice(0, count + 1)), reasons, fingerprint: hash.digest('hex'), warnings };
+}
+
+/** An image folder as a source: labeled (one subfolder per class) or unlabeled (every image below it). */
+export function folderPlan(dir: string, spec: string, options: PlanOptions): Plan {
+  const st = statSync(dir, { throwIfNoEntry: false });
+  if (!st) {
+    throw new DataError(
+      `data source "${spec}" not found; give an image folder, a .csv manifest, mnist:train|test, ` +
+        'fashion-mnist:train|test, idx:IMAGES[,LABELS], cifar10-bin:DIR or cifar100-bin:DIR',
+    );
+  }
+  return filesPlan(options.labeled ? listLabeledFolder(dir, options.classes) : listUnlabeledFolder(dir, options.classes), options);
 }

@@ -2,6 +2,7 @@
 
 export { DataError, imageAt, subset, classCounts, pixelsPerImage, type ImageSet, type Logger } from './types.js';
 export { loadSource, type LoadOptions } from './source.js';
+export { ConcatStore, FileStore, MemoryStore, SubsetStore, readAll, readRange, type ImageStore } from './store.js';
 export { decodeFile, type DecodeFile, type Target } from './decode.js';
 export { FASHION_MNIST_CLASSES } from './builtin.js';
 export { splitLabeled, type Split, type SplitOptions } from './splits.js';

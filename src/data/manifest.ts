@@ -5,7 +5,7 @@
 import { statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import * as csv from 'fast-csv';
-import type { FileEntry, Listing } from './folder.js';
+import { filesPlan, type FileEntry, type Listing, type Plan, type PlanOptions } from './plan.js';
 import { compareClassNames, DataError } from './types.js';
 
 async function readRows(file: string): Promise<Record<string, string>[]> {
@@ -74,4 +74,9 @@ export async function listManifest(file: string, labeled: boolean, classes?: str
     files.push({ path, label: id, bytes: fst.size, mtimeMs: fst.mtimeMs });
   }
   return { files, classes: names, skipped: [] };
+}
+
+/** A CSV manifest as a source. */
+export async function manifestPlan(file: string, options: PlanOptions): Promise<Plan> {
+  return filesPlan(await listManifest(file, options.labeled, options.classes), options);
 }

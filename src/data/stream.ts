@@ -1,8 +1,8 @@
 // Streaming a source for pseudo-labeling: the listing is held (paths only), images are decoded one bounded batch at
 // a time, on a worker thread for image files so that decoding the next batch overlaps inference on this one.
 //
-// Image folders and CSV manifests stream; IDX and CIFAR sources are single files that are read whole (their size is
-// the file's), then served by batch the same way.
+// Image folders and CSV manifests stream through a decoding worker; IDX and CIFAR sources are read by record offset
+// (a gzipped IDX file is decompressed into memory first) and converted batch by batch the same way.
 
 import { Worker } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
@@ -12,8 +12,11 @@ import type { DecodeReply, DecodeRequest } from './decode-worker.js';
 import { PathList } from './folder.js';
 import type { ListReply } from './list-worker.js';
 import { listManifest } from './manifest.js';
-import { canonicalSpec, loadSource, splitSpec } from './source.js';
-import { DataError, pixelsPerImage } from './types.js';
+import type { Plan } from './plan.js';
+import { rawImages, rawRange } from './raw.js';
+import { planSource } from './source.js';
+import { canonicalSpec, splitSpec } from './spec.js';
+import { DataError } from './types.js';
 
 /** One batch of items [start, end): the images that decoded, in order, and why the others did not. */
 export interface DecodedBatch {
@@ -71,16 +74,32 @@ export async function openItems(spec: string, target: Target): Promise<ItemSourc
     }
     return fileItems(spec, paths, known, fingerprint, warnings, target);
   }
-  // Single-file sources: decoded whole by the ordinary loader, served by range.
-  const set = await loadSource(spec, { ...target, labeled: false });
-  const per = pixelsPerImage(set);
-  const fingerprint = createHash('sha256').update(`${set.n}\0`).update(set.images).digest('hex');
-  return {
-    spec, resolved: canonicalSpec(spec), total: set.n, fingerprint, warnings: [],
-    id: (i) => set.paths[i],
-    read: async (start, end) => ({ start, end, images: set.images.subarray(start * per, end * per), failures: new Array(end - start).fill(null) }),
-    close: async () => {},
-  };
+  return rawItems(spec, await planSource(spec, { ...target, labeled: false }), target);
+}
+
+/**
+ * Single-file sources (IDX, CIFAR): their records read by index and converted batch by batch. The fingerprint is
+ * the sha256 of every converted image, as before streaming: one pass over the records, a chunk at a time.
+ */
+async function rawItems(spec: string, plan: Plan, target: Target): Promise<ItemSource> {
+  if (!plan.open) throw new DataError(`--input ${spec}: this source cannot be read by index`);
+  const src = plan.open();
+  const { records } = src;
+  try {
+    const h = createHash('sha256').update(`${records.n}\0`);
+    await rawImages(records, target, DECODE_CONCURRENCY, { append: (b) => h.update(b) });
+    const fingerprint = h.digest('hex');
+    return {
+      spec, resolved: canonicalSpec(spec), total: records.n, fingerprint, warnings: [],
+      id: (i) => src.id(i),
+      read: async (start, end) => ({ start, end, images: await rawRange(records, target, start, end, DECODE_CONCURRENCY),
+        failures: new Array(end - start).fill(null) }),
+      close: async () => { records.close?.(); },
+    };
+  } catch (e) {
+    records.close?.();
+    throw e;
+  }
 }
 
 /** listDumpFolder on a thread of its own (list-worker.ts), so its garbage leaves with the thread. */

@@ -1,8 +1,12 @@
-// The one dataset shape every consumer sees: images decoded once to uint8, channel-first, with labels and the
-// provenance of every image (so pseudo-label CSVs can name files) and of every file that could not be used.
+// The one dataset shape every consumer sees: images decoded once to uint8, channel-first, in a store read by index
+// (store.ts: in memory, or the decoded-image cache on disk), with labels and the provenance of every image (so
+// pseudo-label CSVs can name files) and of every file that could not be used. Labels and paths are small and stay
+// in memory.
+
+import { SubsetStore, type ImageStore } from './store.js';
 
 export interface ImageSet {
-  images: Uint8Array; // [n, channels, size, size], values 0..255
+  images: ImageStore; // n images [channels, size, size], values 0..255
   labels: Int32Array; // [n], class index, -1 = unknown (unlabeled)
   n: number;
   channels: number;
@@ -29,25 +33,25 @@ export function pixelsPerImage(set: Pick<ImageSet, 'channels' | 'size'>): number
   return set.channels * set.size * set.size;
 }
 
-/** One image as a view into `set.images` ([channels, size, size]); writes go through to the set. */
+/** A copy of one image ([channels, size, size]). */
 export function imageAt(set: ImageSet, i: number): Uint8Array {
   if (!Number.isInteger(i) || i < 0 || i >= set.n) throw new RangeError(`image index ${i} outside [0, ${set.n})`);
-  const p = pixelsPerImage(set);
-  return set.images.subarray(i * p, (i + 1) * p);
+  return set.images.read([i]);
 }
 
-/** A new set holding copies of the given images, in the given order. `skipped` is carried over unchanged. */
+/**
+ * The given images, in the given order: a view of the set's store (no image is copied) with copies of their labels
+ * and paths. `skipped` is carried over unchanged.
+ */
 export function subset(set: ImageSet, indices: ArrayLike<number>): ImageSet {
-  const p = pixelsPerImage(set);
   const n = indices.length;
-  const images = new Uint8Array(n * p);
+  const images = new SubsetStore(set.images, indices);
   const labels = new Int32Array(n);
   const hidden = set.hiddenLabels ? new Int32Array(n) : undefined;
   const paths = new Array<string>(n);
   for (let k = 0; k < n; k++) {
     const i = indices[k];
     if (!Number.isInteger(i) || i < 0 || i >= set.n) throw new RangeError(`subset index ${i} outside [0, ${set.n})`);
-    images.set(set.images.subarray(i * p, (i + 1) * p), k * p);
     labels[k] = set.labels[i];
     if (hidden) hidden[k] = set.hiddenLabels![i];
     paths[k] = set.paths[i];

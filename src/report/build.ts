@@ -8,7 +8,7 @@ import { reconstruct } from '../algorithm/reconstruct.js';
 import { pseudoLabelPrecision } from '../algorithm/run-figures.js';
 import type { Run } from '../algorithm/run.js';
 import { TOOL_VERSION } from '../artifacts/version.js';
-import { type ImageSet, pixelsPerImage } from '../data/types.js';
+import type { ImageSet } from '../data/types.js';
 import type { Device } from '../runtime/session.js';
 import { ReportData, renderReport } from './html.js';
 import { pngDataUri } from './images.js';
@@ -40,10 +40,8 @@ export async function buildReport(run: Run, o: ReportOptions = {}): Promise<stri
     const opts = { device: o.device, threads: o.threads };
     d.evaluation = { data: name, result: await evaluateRun(run, set, opts) };
     const k = Math.min(o.images ?? 8, set.n);
-    const per = pixelsPerImage(set);
     const picks = Array.from({ length: k }, (_, i) => Math.floor((i * set.n) / k));
-    const images = new Uint8Array(k * per);
-    picks.forEach((idx, i) => images.set(set.images.subarray(idx * per, (idx + 1) * per), i * per));
+    const images = set.images.read(picks);
     const recs = await reconstruct(run, images, k, cfg.seed, opts);
     const uri = (x: Uint8Array) => pngDataUri(x, m.channels, m.imageSize);
     d.reconstructions = {
