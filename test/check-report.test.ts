@@ -133,6 +133,19 @@ test('check: against a baseline 5 points better it fails with exit 1, names the 
   assert.deepEqual(tableRows(tight.stdout).filter((x) => x.status === 'REGRESSED').map((x) => x.figure), [`accuracy of class ${worst}`]);
 });
 
+test('check: an internal error exits 70 with its stack, apart from a regression (1) and bad input (2)', async () => {
+  await ready;
+  const saved = path.join(tmp, 'eval-internal.json');
+  fs.writeFileSync(saved, ok(cli('eval', '--run', run, '--data', testDir, '--json', '--threads', '1'), 'eval'));
+  // A bug simulated from outside the code: console.log, which check calls to print its table, throws.
+  const r = spawnSync(process.execPath, ['--import', 'data:text/javascript,console.log=()=>{throw new TypeError("simulated bug")}', CLI,
+    'check', '--run', run, '--evaluation', saved, '--baseline', baseline], { encoding: 'utf8' });
+  assert.equal(r.status, 70, `expected exit 70:\n${r.stdout}\n${r.stderr}`);
+  assert.match(r.stderr, /^ssmae: internal error \(exit 70\), please report it with this trace:\nTypeError: simulated bug\n\s+at /);
+  // The same command without the bug passes: the 70 came from the bug alone.
+  assert.equal(cli('check', '--run', run, '--evaluation', saved, '--baseline', baseline).status, 0);
+});
+
 test('check: bad input is one line naming what to do, exit 2', async () => {
   await ready;
   oneLineError(cli('check', '--run', run, '--data', testDir, '--baseline', path.join(tmp, 'none.json')), /baseline .*none\.json not found; create it .* --write-baseline/);

@@ -11,10 +11,11 @@ import { UsageError, writeFileAtomic } from '../artifacts/files.js';
 import { loadSource } from '../data/source.js';
 import { junitXml } from '../report/junit.js';
 import { DEVICES, Device } from '../runtime/session.js';
+import { EXIT_REGRESSED } from './errors.js';
 import { decodeProgress } from './progress.js';
 
 export function checkCommand(y: Argv) {
-  return y.command('check', 'Compare a run with a baseline (accuracy, per-class accuracy, pseudo-label precision, gate opening) for CI: exit 0 within tolerance, 1 on a regression',
+  return y.command('check', 'Compare a run with a baseline (accuracy, per-class accuracy, pseudo-label precision, gate opening) for CI: exit 0 within tolerance, 1 on a regression, 2 bad input, 70 an internal error',
     (a) => a
       .option('run', { type: 'string', demandOption: true, describe: 'run directory written by ssmae train' })
       .option('data', { type: 'string', describe: 'labeled source to evaluate the run on (same forms as eval --data), e.g. mnist:test' })
@@ -23,6 +24,7 @@ export function checkCommand(y: Argv) {
       .option('write-baseline', { type: 'boolean', default: false, describe: 'write this run\'s figures to --baseline instead of comparing (do it once from a run you trust)' })
       .option('tolerance', { type: 'string', describe: 'how far a figure may fall before it fails, as fractions (0.01 = one point): one number for accuracy, per-class and precision, or accuracy=0.01,per-class=0.05,precision=0.02,gate-steps=N. Defaults: those four, with N = the run\'s --eval-every (the gate opening one evaluation later)' })
       .option('junit', { type: 'string', describe: 'also write the comparison as JUnit XML (a test case per figure) for GitHub Actions, GitLab or Jenkins to display' })
+      .option('cache-dir', { type: 'string', describe: 'decode --data into this folder and read the images from there by offset (memory then holds a batch, not the set; a second command on the same data decodes nothing). Default: decoded into memory' })
       .option('device', { choices: DEVICES, default: 'cpu' as Device, describe: 'execution provider' })
       .option('threads', { type: 'number', describe: 'intra-op threads (default: all cores)' })
       .example('$0 check --run runs/ci --data mnist:test --baseline ci/baseline.json --write-baseline', 'record a baseline once')
@@ -37,7 +39,7 @@ export function checkCommand(y: Argv) {
       const run = loadRun(a.run);
       const tolerance = parseTolerance(a.tolerance, defaultTolerance(run.config.evalEvery));
       const { evaluation, data } = a.data !== undefined
-        ? { evaluation: await evaluateOn(run, a.data, a.device, a.threads), data: a.data }
+        ? { evaluation: await evaluateOn(run, a.data, a.device, a.threads, a['cache-dir']), data: a.data }
         : readEvaluation(a.evaluation!, run);
       const figures = runFigures(run, evaluation);
       if (a['write-baseline']) {
@@ -75,14 +77,14 @@ export function checkCommand(y: Argv) {
           out: `${table}\n${summary}\n`,
         }));
       }
-      if (regressed.length) process.exitCode = 1;
+      if (regressed.length) process.exitCode = EXIT_REGRESSED;
     });
 }
 
-async function evaluateOn(run: Run, data: string, device: Device, threads: number | undefined): Promise<Evaluation> {
+async function evaluateOn(run: Run, data: string, device: Device, threads: number | undefined, cacheDir: string | undefined): Promise<Evaluation> {
   const m = run.artifacts.manifest;
   const set = await loadSource(data, { size: m.imageSize, channels: m.channels as 1 | 3, labeled: true, classes: run.classes,
-    onProgress: decodeProgress(data) });
+    cacheDir, onProgress: decodeProgress(data) });
   return evaluateRun(run, set, { device, threads });
 }
 

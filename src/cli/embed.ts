@@ -21,6 +21,7 @@ export function embedCommand(y: Argv) {
       .option('out', { type: 'string', demandOption: true, describe: 'FILE.npy to write; FILE.csv (row,path) is written beside it' })
       .option('pool', { choices: ['cls', 'mean'] as const, describe: 'the CLS token, or the mean of the patch tokens, of the last hidden state after the final norm (default: what the model\'s classifier reads)' })
       .option('batch', { type: 'number', default: 256, describe: 'images per inference run' })
+      .option('cache-dir', { type: 'string', describe: 'decode --data into this folder and read the images from there by offset (memory then holds a batch, not the set; a second command on the same data decodes nothing). Default: decoded into memory' })
       .option('device', { choices: DEVICES, default: 'cpu' as Device, describe: 'execution provider' })
       .option('threads', { type: 'number', describe: 'intra-op threads (default: all cores)' })
       .example('$0 embed --run runs/pets --data dump/ --out dump.npy', 'embeddings for near-duplicate search or clustering (numpy.load("dump.npy"))')
@@ -36,7 +37,7 @@ export function embedCommand(y: Argv) {
         throw new UsageError(`--pool cls: this model (${m.preset.name}) has no CLS token; use --pool mean`);
       }
       const set = await loadSource(a.data, { size: m.imageSize, channels: m.channels as 1 | 3, labeled: false, classes: model.classes ?? [],
-        onProgress: decodeProgress(a.data) });
+        cacheDir: a['cache-dir'], onProgress: decodeProgress(a.data) });
       const emb = await Embedder.create(model.artifacts, model.weights, { device: a.device, threads: a.threads });
       const t0 = Date.now();
       let lastTenth = 0;

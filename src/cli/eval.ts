@@ -16,6 +16,7 @@ export function evalCommand(y: Argv) {
       .option('data', { type: 'string', demandOption: true, describe: 'labeled source (same forms as train --labeled), e.g. mnist:test' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object (accuracy, per_class, confusion, n) instead of tables' })
       .option('confusion', { type: 'string', describe: 'where to write the confusion matrix CSV (default RUN/confusion.csv)' })
+      .option('cache-dir', { type: 'string', describe: 'decode --data into this folder and read the images from there by offset (memory then holds a batch, not the set; a second command on the same data decodes nothing). Default: decoded into memory' })
       .option('device', { choices: DEVICES, default: 'cpu' as Device, describe: 'execution provider' })
       .option('threads', { type: 'number', describe: 'intra-op threads (default: all cores); 1 lets several jobs share a machine' })
       .example('$0 eval --run runs/mnist --data mnist:test', 'test accuracy of a run')
@@ -25,7 +26,7 @@ export function evalCommand(y: Argv) {
       const run = loadRun(a.run);
       const m = run.artifacts.manifest;
       const set = await loadSource(a.data, { size: m.imageSize, channels: m.channels as 1 | 3, labeled: true, classes: run.classes,
-        onProgress: decodeProgress(a.data) });
+        cacheDir: a['cache-dir'], onProgress: decodeProgress(a.data) });
       const t0 = Date.now();
       const e = await evaluateRun(run, set, { device: a.device, threads: a.threads,
         onProgress: tenths(`eval ${a.data}`, 'images', { quietFor: 2000 }) });

@@ -16,6 +16,7 @@ export function reportCommand(y: Argv) {
       .option('data', { type: 'string', describe: 'labeled source (same forms as eval --data) for the confusion matrix, per-class accuracy and reconstructions; without it the page has the curves, the gate and the configuration' })
       .option('out', { type: 'string', describe: 'HTML file to write (default RUN/report.html); it loads nothing from anywhere, so it can be mailed or kept as a CI artifact' })
       .option('images', { type: 'number', default: 8, describe: 'reconstructions to show, spread evenly over --data' })
+      .option('cache-dir', { type: 'string', describe: 'decode --data into this folder and read the images from there by offset (memory then holds a batch, not the set; a second command on the same data decodes nothing). Default: decoded into memory' })
       .option('device', { choices: DEVICES, default: 'cpu' as Device, describe: 'execution provider' })
       .option('threads', { type: 'number', describe: 'intra-op threads (default: all cores)' })
       .example('$0 report --run runs/mnist --data mnist:test --out mnist-report.html', 'curves, gate, reconstructions and test-set confusion'),
@@ -26,7 +27,8 @@ export function reportCommand(y: Argv) {
       const m = run.artifacts.manifest;
       const data = a.data === undefined ? undefined : {
         name: a.data,
-        set: await loadSource(a.data, { size: m.imageSize, channels: m.channels as 1 | 3, labeled: true, classes: run.classes, onProgress: decodeProgress(a.data) }),
+        set: await loadSource(a.data, { size: m.imageSize, channels: m.channels as 1 | 3, labeled: true, classes: run.classes, cacheDir: a['cache-dir'],
+          onProgress: decodeProgress(a.data) }),
       };
       const out = a.out ?? path.join(a.run, 'report.html');
       fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });

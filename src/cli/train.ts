@@ -79,7 +79,7 @@ export function trainCommand(y: Argv) {
       .option('eval-every', { type: 'number', default: D.evalEvery, describe: 'steps between validation evaluations (gate decisions)' })
       .option('log-every', { type: 'number', default: D.logEvery, describe: 'steps between metrics rows' })
       .option('checkpoint-every', { type: 'number', default: D.checkpointEvery })
-      .option('cache-dir', { type: 'string', describe: 'where decoded images are cached (default: .cache/ssmae beside the run)' })
+      .option('cache-dir', { type: 'string', describe: 'where decoded images are cached (default: .cache/ssmae beside the run). Training reads its images from these files by offset, so memory holds a few batches, not the data set; they take channels × size² bytes per image on disk (~7.5 GB for 50,000 images at 224×224) and are checked (sha256) each time they are opened' })
       .option('config', { type: 'string', describe: 'JSON file of settings (keys as in OUT/config.json); flags override it' })
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar (logs one line per interval instead)' })
       .option('report', { type: 'boolean', default: false, describe: 'at the end, write OUT/report.html: curves, the gate, reconstructions and a confusion matrix on the validation split (ssmae report makes one on any labeled source)' })
