@@ -133,17 +133,29 @@ test('check: against a baseline 5 points better it fails with exit 1, names the 
   assert.deepEqual(tableRows(tight.stdout).filter((x) => x.status === 'REGRESSED').map((x) => x.figure), [`accuracy of class ${worst}`]);
 });
 
-test('check: an internal error exits 70 with its stack, apart from a regression (1) and bad input (2)', async () => {
+test('check: an internal error exits 70 with its stack, apart from a regression (1) and bad input (2); eval --cache-dir gives the in-memory figures', async () => {
   await ready;
   const saved = path.join(tmp, 'eval-internal.json');
   fs.writeFileSync(saved, ok(cli('eval', '--run', run, '--data', testDir, '--json', '--threads', '1'), 'eval'));
+  const own = path.join(tmp, 'ci', 'baseline-internal.json');
+  ok(cli('check', '--run', run, '--evaluation', saved, '--baseline', own, '--write-baseline'), 'check --write-baseline');
   // A bug simulated from outside the code: console.log, which check calls to print its table, throws.
   const r = spawnSync(process.execPath, ['--import', 'data:text/javascript,console.log=()=>{throw new TypeError("simulated bug")}', CLI,
-    'check', '--run', run, '--evaluation', saved, '--baseline', baseline], { encoding: 'utf8' });
+    'check', '--run', run, '--evaluation', saved, '--baseline', own], { encoding: 'utf8' });
   assert.equal(r.status, 70, `expected exit 70:\n${r.stdout}\n${r.stderr}`);
   assert.match(r.stderr, /^ssmae: internal error \(exit 70\), please report it with this trace:\nTypeError: simulated bug\n\s+at /);
   // The same command without the bug passes: the 70 came from the bug alone.
-  assert.equal(cli('check', '--run', run, '--evaluation', saved, '--baseline', baseline).status, 0);
+  assert.equal(cli('check', '--run', run, '--evaluation', saved, '--baseline', own).status, 0);
+  // eval --cache-dir: the images decoded into one cache file and read from it give the figures decoded into memory
+  // gave, and the second time nothing is decoded (the file is not rewritten).
+  const cacheDir = path.join(tmp, 'eval-cache');
+  const args = ['eval', '--run', run, '--data', testDir, '--json', '--threads', '1', '--cache-dir', cacheDir];
+  assert.equal(ok(cli(...args), 'eval --cache-dir'), fs.readFileSync(saved, 'utf8'));
+  const files = fs.readdirSync(cacheDir).filter((f) => f.endsWith('.u8cache'));
+  assert.equal(files.length, 1);
+  const written = fs.statSync(path.join(cacheDir, files[0])).mtimeMs;
+  assert.equal(ok(cli(...args), 'eval --cache-dir, again'), fs.readFileSync(saved, 'utf8'));
+  assert.equal(fs.statSync(path.join(cacheDir, files[0])).mtimeMs, written, 'the cache was written again');
 });
 
 test('check: bad input is one line naming what to do, exit 2', async () => {
