@@ -2,6 +2,7 @@
 // or from images this test writes itself — never from what the loader printed.
 
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { decodeFile, type DecodeFile } from '../src/data/decode.js';
 import { loadSource, type LoadOptions } from '../src/data/source.js';
+import { openItems } from '../src/data/stream.js';
 import { readAll } from '../src/data/store.js';
 import { DataError, imageAt, type ImageSet } from '../src/data/types.js';
 
@@ -161,6 +163,28 @@ describe('CIFAR binary batches', () => {
     assert.deepEqual([...set.labels], [42, 99]);
     assert.equal(set.classes.length, 100);
     assert.equal(pixel(set, 1, 0, 0, 1), 8);
+  });
+
+  test('streamed for pseudo-label: records read by offset across two batch files, a range at a time, ids and fingerprint', async () => {
+    const second = join(tmp, 'data_batch_9.bin');
+    writeFileSync(second, Buffer.concat([3, 4].map((k) => record(k, [k]))));
+    const first = join(dir10, 'data_batch_1.bin');
+    const items = await openItems(`cifar10-bin:${first},${second}`, { size: 32, channels: 3 });
+    try {
+      assert.equal(items.total, 5);
+      assert.deepEqual([0, 2, 3, 4].map((i) => items.id(i)), [`${first}#0`, `${first}#2`, `${second}#0`, `${second}#1`]);
+      const b = await items.read(2, 4);
+      assert.deepEqual(b.failures, [null, null]);
+      // CHW: records 2 (the first file's last) and 3 (the second file's first), every pixel by the formula.
+      const chw = (k: number) => Uint8Array.from({ length: 3072 }, (_, j) => (k * 7 + Math.floor(j / 1024) * 50 + (j % 1024)) % 256);
+      assert.deepEqual(b.images, new Uint8Array([...chw(2), ...chw(3)]));
+      // The fingerprint is the sha256 of the item count and every converted image, as when the source was read whole.
+      const h = createHash('sha256').update('5\0');
+      for (let k = 0; k < 5; k++) h.update(chw(k));
+      assert.equal(items.fingerprint, h.digest('hex'));
+    } finally {
+      await items.close();
+    }
   });
 
   test('a truncated batch is a DataError naming the file', async () => {
