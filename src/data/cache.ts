@@ -36,15 +36,8 @@ export interface CacheMeta {
   hiddenLabels?: Int32Array;
 }
 
-interface Header {
-  n: number;
-  channels: number;
-  size: number;
-  classes: string[];
-  paths: string[];
-  skipped: { path: string; reason: string }[];
-  hidden: boolean;
-}
+/** The header's JSON: the metadata without its label arrays (stored after the images), and whether hidden labels follow. */
+type Header = Omit<CacheMeta, 'labels' | 'hiddenLabels'> & { hidden: boolean };
 
 export function cacheKey(parts: unknown): string {
   return createHash('sha256').update(JSON.stringify({ v: DECODER_VERSION, parts })).digest('hex');
