@@ -3,6 +3,8 @@
 # and recipe, labels-only given both the same steps and the same wall time.
 #
 # Usage: bash bench/cifar10-cpu-60min.sh CIFAR10_DIR OUT [GATED_STEPS] [LABELS_ONLY_WALL_STEPS] [-- train flags]
+#   Environment: PRESET (default vit-micro-d2-p4-convstem32), BATCH_UNLABELED (unlabeled images per step, default 48;
+#   the labeled batch is 16).
 #   CIFAR10_DIR: the JPEG folder (train/<class>/*.jpg, test/<class>/*.jpg), e.g. ../shared/data/cifar10-jpg.tar.gz
 #   unpacked. 500 labels and 50 validation images per class come out of train/, the other 44,500 train/ images are the
 #   unlabeled set; test/ is read once per run, for the final figure.
@@ -11,6 +13,7 @@
 #   1. gated SSMAE, GATED_STEPS steps, and beside it on the other core
 #   2. labels-only, LABELS_ONLY_WALL_STEPS steps: about the gated run's wall time (a labels-only step is ~5× cheaper);
 #   3. then labels-only with GATED_STEPS steps.
+# LABELS_ONLY_WALL_STEPS 0 skips run 2 (the other core is then free for other work, one thread of it).
 # Each run decodes the JPEGs into its own fresh cache, so every wall time includes decoding. Results, summaries and
 # charts go to OUT/{ssmae,labels-only-same-time,labels-only-same-steps}/, and OUT/summary.txt gathers the figures.
 set -euo pipefail
@@ -23,19 +26,21 @@ recipe=("$@")
 art=$out/artifacts
 mkdir -p "$out"
 node dist/src/cli/main.js export --preset "${PRESET:-vit-micro-d2-p4-convstem32}" --image-size 32 --channels 3 --classes 10 \
-  --out "$art" | tail -n 1
+  --batch-unlabeled "${BATCH_UNLABELED:-48}" --out "$art" | tail -n 1
 bench() { # NAME METHOD STEPS
   node dist/bench/label-efficiency.js --artifacts "$art" --labeled "$data/train" --test "$data/test" \
     --labels-per-class 500 --val-per-class 50 --methods "$2" --seeds 0 --steps "$3" --parallel 1 --threads 1 \
     --out "$out/$1" -- "${recipe[@]}" >"$out/$1.log" 2>&1
 }
 bench ssmae ssmae "$steps" & a=$!
-bench labels-only-same-time labels-only "$lo_steps" & b=$!
-rc=0; wait $a || rc=1; wait $b || rc=1
+runs=(ssmae)
+if [ "$lo_steps" -gt 0 ]; then bench labels-only-same-time labels-only "$lo_steps" & b=$!; runs+=(labels-only-same-time); fi
+rc=0; wait $a || rc=1; [ "$lo_steps" -eq 0 ] || wait $b || rc=1
 bench labels-only-same-steps labels-only "$steps" || rc=1
+runs+=(labels-only-same-steps)
 {
-  echo "recipe: ${recipe[*]}"
-  for r in ssmae labels-only-same-time labels-only-same-steps; do
+  echo "model: ${PRESET:-vit-micro-d2-p4-convstem32}, batch 16 labeled + ${BATCH_UNLABELED:-48} unlabeled; recipe: ${recipe[*]}"
+  for r in "${runs[@]}"; do
     node -e '
       const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").at(-1));
       const f = (x) => x == null ? "-" : (100 * x).toFixed(2) + "%";
