@@ -19,7 +19,7 @@ import { buildTrainStep } from '../src/models/step.js';
 import { Session } from '../src/runtime/session.js';
 import { HostTensor, hostTensor } from '../src/runtime/tensor.js';
 import { countFlops } from './flops.js';
-import { stepFeeds } from './step-feeds.js';
+import { feedsFor, stepFeeds } from './step-feeds.js';
 
 const argv = process.argv;
 const arg = (k: string, d: string) => (argv.includes(`--${k}`) ? argv[argv.indexOf(`--${k}`) + 1] : d);
@@ -38,9 +38,10 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 /** Median of `n` runs after 2 warm-up runs, in ms. */
 async function timeRuns(s: Session, feeds: Record<string, HostTensor>, n: number): Promise<number> {
   const ts: number[] = [];
+  const f = feedsFor(s, feeds);
   for (let i = 0; i < n + 2; i++) {
     const t0 = performance.now();
-    await s.run(feeds);
+    await s.run(f);
     if (i >= 2) ts.push(performance.now() - t0);
   }
   return median(ts);

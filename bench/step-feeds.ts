@@ -3,6 +3,7 @@
 import { Artifacts, loadInitialWeights } from '../src/artifacts/load.js';
 import { drawMasks } from '../src/algorithm/masking.js';
 import { Rng } from '../src/data/rng.js';
+import type { Session } from '../src/runtime/session.js';
 import { HostTensor, hostTensor, scalarTensor } from '../src/runtime/tensor.js';
 
 /** Training-step feeds for artifacts `a`: initial weights, zero moments, random images, τ 0 (every term computed). */
@@ -31,9 +32,20 @@ export function stepFeeds(dirA: Artifacts): Record<string, HostTensor> {
     ids_keep: hostTensor('int64', [B, m.keep], mk.idsKeep), ids_restore: hostTensor('int64', [B, m.numPatches], mk.idsRestore),
     mask: hostTensor('float32', [B, m.numPatches], mk.mask),
   });
-  const policy = { step: 1, lr: 1e-4, weight_decay: 0.05, clip_norm: 1, ema_decay: 0.999, gate_open: 1, tau: 0, agree: 0, lambda_rec: 1, lambda_l: 1, lambda_u: 1 };
+  const policy = { step: 1, lr: 1e-4, weight_decay: 0.05, clip_norm: 1, ema_decay: 0.999, gate_open: 1, agree: 0, lambda_rec: 1, lambda_l: 1, lambda_u: 1, label_smoothing: 0 };
   for (const [k, v] of Object.entries(policy)) feeds[k] = scalarTensor('float32', v);
+  feeds.tau = hostTensor('float32', dims('tau'), new Float32Array(dims('tau').reduce((a, b) => a * b, 1))); // 0 per class
   feeds.da_ratio = hostTensor('float32', dims('da_ratio'), new Float32Array(dims('da_ratio')[0]).fill(1));
   return feeds;
 }
 
+
+/**
+ * The feeds a session's graph takes, out of `feeds`: graphs of earlier versions (the "before" side of cpu-peer and
+ * step-profile) lack inputs added since (label_smoothing) and may take τ as one scalar instead of one per class; τ is
+ * 0 either way, so both sides compute the same step.
+ */
+export function feedsFor(s: Session, feeds: Record<string, HostTensor>): Record<string, HostTensor> {
+  const all = s.inputShape('tau')?.length === 0 ? { ...feeds, tau: scalarTensor('float32', 0) } : feeds;
+  return Object.fromEntries(s.inputNames.map((n) => [n, all[n]]));
+}

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { loadArtifacts } from '../src/artifacts/load.js';
 import { allNodes, decodeModel } from '../src/graph/serialize.js';
 import { Session } from '../src/runtime/session.js';
-import { stepFeeds } from './step-feeds.js';
+import { feedsFor, stepFeeds } from './step-feeds.js';
 
 const argv = process.argv;
 const arg = (k: string, d: string) => (argv.includes(`--${k}`) ? argv[argv.indexOf(`--${k}`) + 1] : d);
@@ -31,9 +31,10 @@ const prefix = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ssmae-profile-')
 const s = await Session.create(bytes, { threads, profilePrefix: prefix });
 const warm = 3; // the profile's first runs include ORT's allocations; they are dropped below
 const times: number[] = [];
+const f = feedsFor(s, feeds);
 for (let i = 0; i < warm + steps; i++) {
   const t0 = performance.now();
-  await s.run(feeds);
+  await s.run(f);
   if (i >= warm) times.push(performance.now() - t0);
 }
 s.endProfiling();

@@ -97,6 +97,11 @@ export class Session {
 
   get inputNames(): readonly string[] { return this.s.inputNames; }
   get outputNames(): readonly string[] { return this.s.outputNames; }
+  /** The declared shape of input `name` (symbolic dimensions as strings), or null when it is not a tensor input. */
+  inputShape(name: string): readonly (number | string)[] | null {
+    const m = this.s.inputMetadata.find((i) => i.name === name);
+    return m && m.isTensor ? m.shape : null;
+  }
 
   async run(feeds: Record<string, HostTensor>, fetches?: readonly string[]): Promise<Record<string, HostTensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
