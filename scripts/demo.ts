@@ -13,7 +13,7 @@ import { GateConfig, ValidationGate } from '../src/algorithm/gate.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = path.join(root, 'dist/src/cli/main.js');
 const work = process.env.SSMAE_DEMO_DIR ?? path.join(root, 'runs/demo');
-const steps = Number(process.env.SSMAE_DEMO_STEPS ?? 3600);
+const steps = Number(process.env.SSMAE_DEMO_STEPS ?? 4000);
 const preset = 'vit-micro-d2-p4-convstem32';
 const art = path.join(root, 'artifacts/mnist-micro-d2-convstem32-16');
 
@@ -24,6 +24,7 @@ const art = path.join(root, 'artifacts/mnist-micro-d2-convstem32-16');
 // chosen on the validation split and the hidden training labels, never on mnist:test. Since then the model has a
 // convolutional tokenizer inside each patch (vit-micro-d2-p4-convstem32: 3×3 conv, ReLU, 2×2 max pool, per patch),
 // chosen the same way (docs/BENCHMARKS.md), and the gate is the SSMAE paper's rule (confident-acc, the default).
+// 4,000 steps rather than 3,600: 95.06% of 20,000 hidden training labels right against 94.17% (seed 0, one thread).
 const COMMON = ['--artifacts', art, '--labeled', 'mnist:train', '--labels-per-class', '10', '--val-per-class', '10',
   '--steps', String(steps), '--lr', '2e-3', '--warmup-steps', '50', '--crop-pad', '1', '--eval-every', '100',
   '--log-every', '100', '--seed', '0'];
