@@ -34,11 +34,10 @@ export function stepFeeds(dirA: Artifacts): Record<string, HostTensor> {
   });
   const policy = { step: 1, lr: 1e-4, weight_decay: 0.05, clip_norm: 1, ema_decay: 0.999, gate_open: 1, agree: 0, lambda_rec: 1, lambda_l: 1, lambda_u: 1, label_smoothing: 0 };
   for (const [k, v] of Object.entries(policy)) feeds[k] = scalarTensor('float32', v);
-  feeds.tau = hostTensor('float32', dims('tau'), new Float32Array(dims('tau').reduce((a, b) => a * b, 1))); // 0 per class
+  feeds.tau = hostTensor('float32', dims('tau')); // 0 for every class
   feeds.da_ratio = hostTensor('float32', dims('da_ratio'), new Float32Array(dims('da_ratio')[0]).fill(1));
   return feeds;
 }
-
 
 /**
  * The feeds a session's graph takes, out of `feeds`: graphs of earlier versions (the "before" side of cpu-peer and

@@ -13,9 +13,10 @@ import { serialize } from '../src/graph/serialize.js';
 import { Session } from '../src/runtime/session.js';
 import { feedsFor, stepFeeds } from '../bench/step-feeds.js';
 
+const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ssmae-bench-feeds-')), 'art');
+exportArtifacts({ preset: 'vit-micro-p4', imageSize: 8, channels: 1, classes: 3, dtype: 'float32', labeledBatch: 2, unlabeledBatch: 3, out: dir, graphs: ['train_step'] });
+
 test('bench step feeds cover every input of train_step.onnx, and the step runs on them', async () => {
-  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ssmae-bench-feeds-')), 'art');
-  exportArtifacts({ preset: 'vit-micro-p4', imageSize: 8, channels: 1, classes: 3, dtype: 'float32', labeledBatch: 2, unlabeledBatch: 3, out: dir, graphs: ['train_step'] });
   const a = loadArtifacts(dir);
   const s = await Session.create(a.path('train_step.onnx'), { threads: 1 });
   const feeds = feedsFor(s, stepFeeds(a));
@@ -35,8 +36,6 @@ test('bench feeds give a graph with a scalar τ input a scalar, and only the inp
   g.output(g.identity(g.input('tau', 'float32', [])), 'tau_out');
   const s = await Session.create(serialize(g), { threads: 1 });
   assert.deepEqual(s.inputShape('tau'), []);
-  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ssmae-bench-feeds-')), 'art');
-  exportArtifacts({ preset: 'vit-micro-p4', imageSize: 8, channels: 1, classes: 3, dtype: 'float32', labeledBatch: 2, unlabeledBatch: 3, out: dir, graphs: ['train_step'] });
   const feeds = feedsFor(s, stepFeeds(loadArtifacts(dir)));
   assert.deepEqual(Object.keys(feeds), ['tau']);
   assert.deepEqual(feeds.tau.dims, []);
