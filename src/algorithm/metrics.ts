@@ -79,9 +79,14 @@ export function readGateLog(runDir: string): GateDecision[] {
   return fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as GateDecision);
 }
 
-/** Running means of the step statistics over one log interval, pseudo-label precision and throughput. */
+/**
+ * Running means of the step statistics over one log interval, pseudo-label precision and throughput. Each figure is
+ * the mean over the steps that reported it (a supervised step between joint steps reports no reconstruction or
+ * pseudo-label figures); a figure no step of the interval reported is null.
+ */
 export class IntervalStats {
   private sums: Record<string, number> = {};
+  private counts: Record<string, number> = {};
   private steps = 0;
   private precHit = 0;
   private precN = 0;
@@ -91,7 +96,10 @@ export class IntervalStats {
   /** `images`: how many images the step trained on (a supervised step: its labeled batch only). */
   add(stats: Record<string, number>, pseudoLabel: BigInt64Array, pseudoWeight: ArrayLike<number>, hiddenLabels: Int32Array,
     images: number): void {
-    for (const [k, v] of Object.entries(stats)) this.sums[k] = (this.sums[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(stats)) {
+      this.sums[k] = (this.sums[k] ?? 0) + v;
+      this.counts[k] = (this.counts[k] ?? 0) + 1;
+    }
     this.steps++;
     this.images += images;
     for (let i = 0; i < pseudoWeight.length; i++) {
@@ -104,13 +112,15 @@ export class IntervalStats {
 
   /** What a checkpoint written inside the interval keeps of it, so a resumed run continues the same row. */
   state(): unknown {
-    return { sums: this.sums, steps: this.steps, precHit: this.precHit, precN: this.precN, images: this.images };
+    return { sums: this.sums, counts: this.counts, steps: this.steps, precHit: this.precHit, precN: this.precN, images: this.images };
   }
 
   /** Continues an interval saved by state() (its clock restarts: time/ figures are the new process's own). */
   restore(s: unknown): void {
-    const v = s as { sums: Record<string, number>; steps: number; precHit: number; precN: number; images: number };
+    const v = s as { sums: Record<string, number>; counts?: Record<string, number>; steps: number; precHit: number; precN: number; images: number };
     this.sums = { ...v.sums };
+    // Checkpoints of earlier versions: every step reported every figure.
+    this.counts = v.counts ? { ...v.counts } : Object.fromEntries(Object.keys(v.sums).map((k) => [k, v.steps]));
     this.steps = v.steps;
     this.precHit = v.precHit;
     this.precN = v.precN;
@@ -126,7 +136,7 @@ export class IntervalStats {
 
   /** The interval's row; starts a new interval. */
   row(step: number, lr: number, val: ValidationFigures | null, gateOpen: boolean): Row {
-    const mean = (k: string) => this.sums[k] / this.steps;
+    const mean = (k: string) => (this.counts[k] ? this.sums[k] / this.counts[k] : null);
     const seconds = (performance.now() - this.start) / 1000;
     const row: Row = {
       step, 'train/loss': mean('loss'), 'train/rec_loss': mean('rec_loss'), 'train/ce_labeled': mean('ce_labeled'),
@@ -137,6 +147,7 @@ export class IntervalStats {
       'val/confident_acc': val?.confidentAcc ?? null, 'val/confident_rate': val?.confidentRate ?? null,
     };
     this.sums = {};
+    this.counts = {};
     this.steps = 0;
     this.images = 0;
     this.precHit = 0;

@@ -9,13 +9,29 @@ import type { TrainConfig } from './config.js';
  */
 export type Phase = 'joint' | 'reconstruct' | 'supervised';
 
-/** The phase of step t (1 for the first step). */
+/**
+ * The phase of step t (1 for the first step). With --labeled-steps N, ssmae and no-gate take N supervised steps
+ * after each joint step: steps 1, N+2, 2N+3, … are joint.
+ */
 export function phaseOf(c: TrainConfig, t: number): Phase {
   switch (c.method) {
-    case 'ssmae': case 'no-gate': return 'joint';
+    case 'ssmae': case 'no-gate': return (t - 1) % (c.labeledSteps + 1) === 0 ? 'joint' : 'supervised';
     case 'labels-only': return 'supervised';
     case 'mae-finetune': return t <= (c.pretrainSteps as number) ? 'reconstruct' : 'supervised';
   }
+}
+
+/** Whether the method has joint steps, and so a gate that decides on pseudo-labels (at every evaluation). */
+export function hasJointSteps(c: TrainConfig): boolean {
+  return c.method === 'ssmae' || c.method === 'no-gate';
+}
+
+/**
+ * Whether steps t and t+1 belong to different segments of the schedule (mae-finetune's pre-training and fine-tuning).
+ * The supervised steps that --labeled-steps interleaves with joint steps are one segment with them.
+ */
+export function segmentEnds(c: TrainConfig, t: number): boolean {
+  return c.method === 'mae-finetune' && phaseOf(c, t) !== phaseOf(c, t + 1);
 }
 
 /** The loss weights a phase feeds to train_step.onnx (supervised_step.onnx has only its cross-entropy). */

@@ -22,7 +22,7 @@ import { ThresholdState, Thresholds } from './thresholds.js';
 import { MaskBatch, drawDropPath, drawMasks } from './masking.js';
 import { arch } from '../models/presets.js';
 import { IntervalStats, MetricsLog, Row, truncateAfter } from './metrics.js';
-import { learningRateAt, lossWeights, phaseOf } from './schedule.js';
+import { hasJointSteps, learningRateAt, lossWeights, phaseOf, segmentEnds } from './schedule.js';
 import type { SplitData } from './data.js';
 
 export class DivergedError extends Error {}
@@ -63,6 +63,10 @@ export interface TrainResult {
   stopped: boolean;
   checkpoint: string | null;
 }
+
+/** The statistics only a joint step has: a supervised step outputs them as 0. */
+const JOINT_ONLY_STATS = new Set(['rec_loss', 'ce_pseudo', 'pseudo_mask_rate']);
+const omitJointOnly = (stats: Record<string, number>) => Object.fromEntries(Object.entries(stats).filter(([k]) => !JOINT_ONLY_STATS.has(k)));
 
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 
@@ -147,7 +151,7 @@ export class SSMAETrainer {
     const graphs = this.art.manifest.graphs;
     // Supervised steps run their own, cheaper graph when the artifacts have it (same model, same optimizer);
     // without it, train_step.onnx takes them with the reconstruction and pseudo-label terms weighted 0.
-    const usesSupervised = this.cfg.method === 'labels-only' || this.cfg.method === 'mae-finetune';
+    const usesSupervised = this.cfg.method === 'labels-only' || this.cfg.method === 'mae-finetune' || this.cfg.labeledSteps > 0;
     if (usesSupervised && graphs.supervised_step) this.supervised = await Session.create(this.art.path(graphs.supervised_step.file), opts);
     if (this.cfg.method !== 'labels-only' || !this.supervised) this.session = await Session.create(this.art.path(graphs.train_step.file), opts);
     const chunked = this.art.manifest.stepsPerRun > 1;
@@ -212,12 +216,17 @@ export class SSMAETrainer {
   }
 
   /**
-   * mae-finetune: the steps already taken must have been split into pre-training and fine-tuning as this config
-   * splits them (a different --steps moves the default boundary, half of --steps), or the resumed run would be one
-   * that no single run could have been.
+   * The steps already taken must have been split into phases as this config splits them — mae-finetune's
+   * pre-training and fine-tuning (a different --steps moves the default boundary, half of --steps), the supervised
+   * steps of --labeled-steps — or the resumed run would be one that no single run could have been.
    */
   private checkPhasesSoFar(c: Checkpoint): void {
     const before = c.loop.config as Partial<TrainConfig>;
+    const hadLabeled = before.labeledSteps ?? 0; // checkpoints of earlier versions: every step joint
+    if (this.cfg.labeledSteps !== hadLabeled && c.loop.step > 1) {
+      throw new UsageError(`this run took ${hadLabeled} steps on the labels after each joint step (--labeled-steps ${hadLabeled}), ` +
+        `and its ${c.loop.step} steps so far were split that way. Pass --labeled-steps ${hadLabeled} to continue it.`);
+    }
     if (this.cfg.method !== 'mae-finetune' || before.method !== 'mae-finetune') return;
     const s = c.loop.step;
     const had = Math.min(s, before.pretrainSteps as number);
@@ -302,13 +311,16 @@ export class SSMAETrainer {
   private async afterStep(o: StepOutcome, total: number, interval: IntervalStats): Promise<void> {
     const c = this.cfg;
     const { t } = o;
-    interval.add(o.stats, o.pseudoLabel, o.pseudoWeight, o.hiddenLabels, o.images);
+    // A supervised step between joint steps (--labeled-steps) has no reconstruction or pseudo-label figures to report.
+    const stats = hasJointSteps(c) && phaseOf(c, t) === 'supervised' ? omitJointOnly(o.stats) : o.stats;
+    interval.add(stats, o.pseudoLabel, o.pseudoWeight, o.hiddenLabels, o.images);
     this.hooks.onStep?.({ step: t, total, gateOpen: this.gate.open, imagesPerSec: interval.imagesPerSec(), stats: o.stats });
     const evalNow = t % c.evalEvery === 0 || t === total;
     if (evalNow) {
       this.lastVal = await this.evaluate();
-      // Outside the joint phase there are no pseudo-labels for a gate to hold back: only validation accuracy is recorded.
-      if (phaseOf(c, t) === 'joint') {
+      // Without joint steps there are no pseudo-labels for a gate to hold back: only validation accuracy is recorded.
+      // Where --labeled-steps interleaves supervised steps, the gate decides at every evaluation, for the next joint step.
+      if (hasJointSteps(c) && phaseOf(c, t) !== 'reconstruct') {
         const d = this.gate.update(t, this.lastVal);
         appendFileDurable(this.gateLog, JSON.stringify(d) + '\n');
         this.hooks.onGate?.(d);
@@ -316,9 +328,9 @@ export class SSMAETrainer {
     }
     // A checkpoint step always ends a log interval: the running means are not saved in checkpoints, so a resumed
     // run starts a fresh interval there and must write the same rows as one that never stopped. So does the last step
-    // of a phase, so that no row averages two objectives.
+    // of a segment of the schedule (mae-finetune's pre-training), so that no row averages two objectives.
     const checkpointNow = t % c.checkpointEvery === 0 || t === total;
-    const phaseEnds = t < total && phaseOf(c, t) !== phaseOf(c, t + 1);
+    const phaseEnds = t < total && segmentEnds(c, t);
     if (t % c.logEvery === 0 || evalNow || checkpointNow || phaseEnds) {
       const row = interval.row(t, o.lr, evalNow ? this.lastVal : null, this.gate.open);
       row['train/tau_mean'] = mean(this.thresholds.current());
