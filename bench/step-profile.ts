@@ -67,6 +67,18 @@ for (const { op, us } of perNode.values()) {
   o.us += med;
   nodeUs += med;
 }
+// By origin: a backward node is named after the forward node it differentiates (grad/<forward name>/<op>_N), so its
+// time is booked to "∂<forward op>"; forward nodes to their own op. Fused nodes ORT renamed keep their own op.
+const byOrigin: Record<string, { runs: number; us: number }> = {};
+for (const [name, { op, us }] of perNode) {
+  const parts = name.replace(/_kernel_time$/, '').split('/');
+  const gi = parts.indexOf('grad');
+  const origin = gi >= 0 && parts.length - gi > 2 ? `∂${parts[parts.length - 2].replace(/_\d+$/, '')}` : 'forward';
+  const med = [...us].sort((x, y) => x - y)[Math.floor(us.length / 2)];
+  const o = (byOrigin[origin] ??= { runs: 0, us: 0 });
+  o.runs += us.length / kept.length;
+  o.us += med;
+}
 const perStep = Object.fromEntries(Object.entries(byOp).sort((x, y) => y[1].us - x[1].us)
   .map(([op, v]) => [op, { nodes: +v.runs.toFixed(1), ms: +(v.us / 1000).toFixed(2) }]));
 const matmulUs = Object.entries(byOp).filter(([op]) => /MatMul|Gemm/.test(op)).reduce((t, [, v]) => t + v.us, 0);
@@ -80,4 +92,6 @@ console.log(JSON.stringify({
   matmul_share_of_node_time: +(matmulUs / nodeUs).toFixed(3),
   graph_nodes_by_op: Object.fromEntries(Object.entries(nodesByOp).sort((x, y) => y[1] - x[1])),
   ort_per_step_by_op: perStep,
+  ort_per_step_by_origin: Object.fromEntries(Object.entries(byOrigin).sort((x, y) => y[1].us - x[1].us)
+    .map(([k, v]) => [k, { nodes: +v.runs.toFixed(1), ms: +(v.us / 1000).toFixed(2) }])),
 }));

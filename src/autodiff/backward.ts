@@ -49,7 +49,8 @@ export function gradients(g: Graph, loss: Tensor, wrt: readonly Tensor[], opts: 
       if (skip.has(node.name) || !node.outputs.some((o) => needed.has(o))) continue;
       const comp = wholeComposite(g, node, grads, stop);
       if (comp) {
-        const gradIn = COMPOSITE_RULES[comp.kind](g, comp, grads.get(comp.output.name)!);
+        // Gradient nodes are named after what they differentiate (grad/<forward name>/…), so a profile reads by layer.
+        const gradIn = g.scope(comp.output.name, () => COMPOSITE_RULES[comp.kind](g, comp, grads.get(comp.output.name)!));
         comp.inputs.forEach((x, k) => {
           const t = gradIn[k];
           if (!t || !needed.has(x.name)) return;
@@ -61,7 +62,7 @@ export function gradients(g: Graph, loss: Tensor, wrt: readonly Tensor[], opts: 
       }
       const gradOut = node.outputs.map((o) => (needed.has(o) ? grads.get(o) ?? null : null));
       if (gradOut.every((t) => t === null)) continue;
-      const gradIn = RULES[node.op](g, node, gradOut);
+      const gradIn = g.scope(node.name, () => RULES[node.op](g, node, gradOut));
       node.inputs.forEach((name, k) => {
         const t = gradIn[k];
         if (!name || !t || !needed.has(name)) return;
