@@ -42,13 +42,17 @@ const bytes = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byte
 const checkpointOf = (run: string) => loadCheckpoint(path.join(run, 'checkpoint.safetensors'));
 const noTime = (rows: Row[]) => rows.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => !k.startsWith('time/'))));
 
-test('the schedule: N supervised steps after each joint step, for ssmae and no-gate only', () => {
+test('the schedule: N supervised steps after each joint step for ssmae and no-gate; no effect on methods without joint steps', () => {
   const base = { artifacts: 'a', labeled: 'l', out: 'o' };
   const c = resolveConfig({ ...base, labeledSteps: 2 });
   assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map((t) => phaseOf(c, t)),
     ['joint', 'supervised', 'supervised', 'joint', 'supervised', 'supervised', 'joint']);
   assert.ok([1, 2, 3].every((t) => phaseOf(resolveConfig(base), t) === 'joint'), 'the default is every step joint');
-  assert.throws(() => resolveConfig({ ...base, method: 'labels-only', labeledSteps: 1 }), /--labeled-steps .* not labels-only/);
+  // Without joint steps it changes nothing, so one recipe serves every method of a comparison.
+  const lo = resolveConfig({ ...base, method: 'labels-only', labeledSteps: 3 });
+  assert.ok([1, 2, 3, 4, 5].every((t) => phaseOf(lo, t) === 'supervised'));
+  const mf = resolveConfig({ ...base, method: 'mae-finetune', steps: 4, labeledSteps: 3 });
+  assert.deepEqual([1, 2, 3, 4].map((t) => phaseOf(mf, t)), ['reconstruct', 'reconstruct', 'supervised', 'supervised']);
   assert.throws(() => resolveConfig({ ...base, labeledSteps: 1.5 }), /--labeled-steps must be an integer ≥ 0, got 1.5/);
 });
 
