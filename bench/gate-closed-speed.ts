@@ -8,11 +8,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { exportArtifacts } from '../src/artifacts/export.js';
-import { loadArtifacts, loadInitialWeights } from '../src/artifacts/load.js';
-import { drawMasks } from '../src/algorithm/masking.js';
-import { Rng } from '../src/data/rng.js';
+import { loadArtifacts } from '../src/artifacts/load.js';
 import { Session } from '../src/runtime/session.js';
-import { HostTensor, hostTensor, scalarTensor } from '../src/runtime/tensor.js';
+import { scalarTensor } from '../src/runtime/tensor.js';
+import { feedsFor, stepFeeds } from './step-feeds.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,29 +30,8 @@ const dir = path.join(os.tmpdir(), `ssmae-bench-closed-${preset}-${size}x${chann
 
 exportArtifacts({ preset, imageSize: size, channels, classes: 10, labeledBatch: bl, unlabeledBatch: bu, out: dir, graphs: ['train_step', 'gate_closed_step'] });
 const a = loadArtifacts(dir, { verify: false });
-const m = a.manifest;
-const w = loadInitialWeights(a);
-const rng = new Rng(0);
-const B = bl + bu;
-const img = (n: number) => hostTensor('uint8', [n, channels, size, size], Uint8Array.from({ length: n * channels * size * size }, () => rng.int(256)));
-const base: Record<string, HostTensor> = {};
-for (const s of m.parameters) {
-  const init = w.get(s.name)!.data as Float32Array;
-  base[`p.${s.name}`] = hostTensor('float32', s.shape, init.slice());
-  base[`ema.${s.name}`] = hostTensor('float32', s.shape, init.slice());
-  base[`m.${s.name}`] = hostTensor('float32', s.shape);
-  base[`v.${s.name}`] = hostTensor('float32', s.shape);
-}
-const mk = drawMasks(rng, B, m.numPatches, m.keep);
-Object.assign(base, {
-  images_labeled: img(bl), images_weak: img(bu), images_strong: img(bu),
-  labels: hostTensor('int64', [bl], BigInt64Array.from({ length: bl }, () => BigInt(rng.int(10)))),
-  ids_keep: hostTensor('int64', [B, m.keep], mk.idsKeep), ids_restore: hostTensor('int64', [B, m.numPatches], mk.idsRestore),
-  mask: hostTensor('float32', [B, m.numPatches], mk.mask), da_ratio: hostTensor('float32', [10], new Float32Array(10).fill(1)),
-});
-const policy = { step: 1, lr: 1e-4, weight_decay: 0.05, clip_norm: 1, ema_decay: 0.99, tau: 0.95, agree: 0, lambda_rec: 1, lambda_l: 1, lambda_u: 1, label_smoothing: 0 };
-for (const [k, v] of Object.entries(policy)) base[k] = scalarTensor('float32', v);
-base.tau = hostTensor('float32', [10], new Float32Array(10).fill(policy.tau)); // per class
+// A closed-gate step as training takes it: τ 0.95, the EMA teacher's default decay; gate_open is set per variant.
+const base = stepFeeds(a, { tau: 0.95, ema_decay: 0.99 });
 
 const full = await Session.create(a.path('train_step.onnx'), { threads });
 const closed = await Session.create(a.path('gate_closed_step.onnx'), { threads });
@@ -62,14 +40,11 @@ const variants = [
   { name: 'gate closed, after (gate_closed_step)', session: closed, gate: 0 },
   { name: 'gate open (train_step, gate_open 1; unchanged)', session: full, gate: 1 },
 ];
-const feedsFor = (s: Session, gate: number) => {
-  const f: Record<string, HostTensor> = { ...base, gate_open: scalarTensor('float32', gate) };
-  return Object.fromEntries(s.inputNames.map((n) => [n, f[n]]));
-};
+const feedsAt = (s: Session, gate: number) => feedsFor(s, { ...base, gate_open: scalarTensor('float32', gate) });
 
 // Bit-identity at this shape: one step from the same state.
-const want = await full.run(feedsFor(full, 0));
-const got = await closed.run(feedsFor(closed, 0));
+const want = await full.run(feedsAt(full, 0));
+const got = await closed.run(feedsAt(closed, 0));
 let differing = 0;
 let worst = 0;
 for (const name of Object.keys(got)) {
@@ -84,7 +59,7 @@ for (const name of Object.keys(got)) {
 const times = variants.map(() => [] as number[]);
 for (let r = 0; r < rounds; r++) {
   for (const [i, v] of variants.entries()) {
-    const feeds = feedsFor(v.session, v.gate);
+    const feeds = feedsAt(v.session, v.gate);
     await v.session.run(feeds); // warm
     for (let s = 0; s < perRound; s++) {
       const t0 = performance.now();

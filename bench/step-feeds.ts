@@ -6,8 +6,11 @@ import { Rng } from '../src/data/rng.js';
 import type { Session } from '../src/runtime/session.js';
 import { HostTensor, hostTensor, scalarTensor } from '../src/runtime/tensor.js';
 
-/** Training-step feeds for artifacts `a`: initial weights, zero moments, random images, τ 0 (every term computed). */
-export function stepFeeds(dirA: Artifacts): Record<string, HostTensor> {
+/**
+ * Training-step feeds for artifacts `a`: initial weights, zero moments, random images, τ 0 (every term computed).
+ * `policy` overrides scalar inputs by name (gate_open, ema_decay, …); its `tau` is fed to every class.
+ */
+export function stepFeeds(dirA: Artifacts, policy: Record<string, number> = {}): Record<string, HostTensor> {
   const m = dirA.manifest;
   const w = loadInitialWeights(dirA);
   const rng = new Rng(0);
@@ -32,9 +35,10 @@ export function stepFeeds(dirA: Artifacts): Record<string, HostTensor> {
     ids_keep: hostTensor('int64', [B, m.keep], mk.idsKeep), ids_restore: hostTensor('int64', [B, m.numPatches], mk.idsRestore),
     mask: hostTensor('float32', [B, m.numPatches], mk.mask),
   });
-  const policy = { step: 1, lr: 1e-4, weight_decay: 0.05, clip_norm: 1, ema_decay: 0.999, gate_open: 1, agree: 0, lambda_rec: 1, lambda_l: 1, lambda_u: 1, label_smoothing: 0 };
-  for (const [k, v] of Object.entries(policy)) feeds[k] = scalarTensor('float32', v);
-  feeds.tau = hostTensor('float32', dims('tau')); // 0 for every class
+  const { tau = 0, ...scalars } = policy;
+  const values = { step: 1, lr: 1e-4, weight_decay: 0.05, clip_norm: 1, ema_decay: 0.999, gate_open: 1, agree: 0, lambda_rec: 1, lambda_l: 1, lambda_u: 1, label_smoothing: 0, ...scalars };
+  for (const [k, v] of Object.entries(values)) feeds[k] = scalarTensor('float32', v);
+  feeds.tau = hostTensor('float32', dims('tau'), new Float32Array(dims('tau')[0] ?? 1).fill(tau)); // the same τ for every class
   feeds.da_ratio = hostTensor('float32', dims('da_ratio'), new Float32Array(dims('da_ratio')[0]).fill(1));
   return feeds;
 }

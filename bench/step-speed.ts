@@ -5,11 +5,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { exportArtifacts } from '../src/artifacts/export.js';
-import { loadArtifacts, loadInitialWeights } from '../src/artifacts/load.js';
-import { drawMasks } from '../src/algorithm/masking.js';
+import { loadArtifacts } from '../src/artifacts/load.js';
 import { Rng } from '../src/data/rng.js';
 import { Device, Session } from '../src/runtime/session.js';
 import { HostTensor, hostTensor, scalarTensor, stackTensors } from '../src/runtime/tensor.js';
+import { feedsFor, stepFeeds } from './step-feeds.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,33 +33,11 @@ if (!fs.existsSync(path.join(dir, 'manifest.json'))) {
 }
 const a = loadArtifacts(dir, { verify: false });
 const m = a.manifest;
-const w = loadInitialWeights(a);
-const rng = new Rng(0);
 const B = bl + bu;
-const img = (n: number) => hostTensor('uint8', [n, channels, size, size], Uint8Array.from({ length: n * channels * size * size }, () => rng.int(256)));
-
 let t0 = performance.now();
 const session = await Session.create(a.path(K > 1 ? 'train_chunk.onnx' : 'train_step.onnx'), { device, threads, profilePrefix: profile || undefined });
 const createMs = performance.now() - t0;
-let feeds: Record<string, HostTensor> = {};
-for (const s of m.parameters) {
-  const init = w.get(s.name)!.data as Float32Array;
-  feeds[`p.${s.name}`] = hostTensor('float32', s.shape, init.slice());
-  feeds[`ema.${s.name}`] = hostTensor('float32', s.shape, init.slice());
-  feeds[`m.${s.name}`] = hostTensor('float32', s.shape);
-  feeds[`v.${s.name}`] = hostTensor('float32', s.shape);
-}
-const mk = drawMasks(rng, B, m.numPatches, m.keep);
-Object.assign(feeds, {
-  images_labeled: img(bl), images_weak: img(bu), images_strong: img(bu),
-  labels: hostTensor('int64', [bl], BigInt64Array.from({ length: bl }, () => BigInt(rng.int(10)))),
-  ids_keep: hostTensor('int64', [B, m.keep], mk.idsKeep), ids_restore: hostTensor('int64', [B, m.numPatches], mk.idsRestore),
-  mask: hostTensor('float32', [B, m.numPatches], mk.mask),
-});
-const policy = { lr: 1e-4, weight_decay: 0.05, clip_norm: 1, ema_decay: 0.999, gate_open: 1, tau: 0, agree: 0, lambda_rec: 1, lambda_l: 1, lambda_u: 1, label_smoothing: 0 };
-for (const [k, v] of Object.entries(policy)) feeds[k] = scalarTensor('float32', v);
-feeds.da_ratio = hostTensor('float32', [10], new Float32Array(10).fill(1));
-feeds.tau = hostTensor('float32', [10], new Float32Array(10).fill(policy.tau)); // per class
+let feeds = feedsFor(session, stepFeeds(a)); // τ 0 and the gate open: every term computed
 if (K > 1) {
   // The same batch K times, stacked on a leading axis (timing only), and one learning rate per step.
   for (const name of ['images_labeled', 'images_weak', 'images_strong', 'labels', 'ids_keep', 'ids_restore', 'mask']) {
@@ -95,7 +73,8 @@ const ev = await Session.create(a.path('eval.onnx'), { device });
 const evalFeeds: Record<string, HostTensor> = {};
 for (const input of m.graphs.eval.inputs) if (input.name.startsWith('p.')) evalFeeds[input.name] = feeds[input.name];
 const nb = Number(arg('eval-batch', '256'));
-evalFeeds.images = img(nb);
+const rng = new Rng(1);
+evalFeeds.images = hostTensor('uint8', [nb, channels, size, size], Uint8Array.from({ length: nb * channels * size * size }, () => rng.int(256)));
 const et: number[] = [];
 for (let i = 0; i < 8; i++) {
   t0 = performance.now();
