@@ -49,8 +49,9 @@ export function gradients(g: Graph, loss: Tensor, wrt: readonly Tensor[], opts: 
       if (skip.has(node.name) || !node.outputs.some((o) => needed.has(o))) continue;
       const comp = wholeComposite(g, node, grads, stop);
       if (comp) {
-        // Gradient nodes are named after what they differentiate (grad/<forward name>/…), so a profile reads by layer.
-        const gradIn = g.scope(comp.output.name, () => COMPOSITE_RULES[comp.kind](g, comp, grads.get(comp.output.name)!));
+        // Gradient nodes are named after what they differentiate (grad/<forward name>/… for a node,
+        // grad/<output name>/<composite kind>/… for a composite), so a profile reads by layer and by operator.
+        const gradIn = g.scope(`${comp.output.name}/${comp.kind}`, () => COMPOSITE_RULES[comp.kind](g, comp, grads.get(comp.output.name)!));
         comp.inputs.forEach((x, k) => {
           const t = gradIn[k];
           if (!t || !needed.has(x.name)) return;
