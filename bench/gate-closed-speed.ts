@@ -3,7 +3,7 @@
 // now), and train_step.onnx with gate_open = 1 (an open-gate step, the same graph before and after). Rounds
 // alternate the three so that load from other processes falls on all of them alike; medians per variant. Also says
 // whether gate_closed_step's outputs are bit-identical to train_step's with gate_open = 0 at this shape.
-//   node dist/bench/gate-closed-speed.js --preset vit-micro-d2-p4 --image-size 32 --channels 3 --bl 16 --bu 48 --threads 1
+//   node dist/bench/gate-closed-speed.js --preset vit-micro-d2-p4 --image-size 32 --channels 3 --bl 16 --bu 48 --threads 1 [--capacity 16]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,6 +27,8 @@ const threads = Number(arg('threads', '1'));
 const rounds = Number(arg('rounds', '4'));
 const perRound = Number(arg('steps', '5'));
 const dir = path.join(os.tmpdir(), `ssmae-bench-closed-${preset}-${size}x${channels}-${bl}-${bu}`);
+// --capacity S adds a fourth variant: an open-gate step of artifacts exported with --strong-capacity S.
+const capacity = Number(arg('capacity', '0'));
 
 exportArtifacts({ preset, imageSize: size, channels, classes: 10, labeledBatch: bl, unlabeledBatch: bu, out: dir, graphs: ['train_step', 'gate_closed_step'] });
 const a = loadArtifacts(dir, { verify: false });
@@ -40,6 +42,13 @@ const variants = [
   { name: 'gate closed, after (gate_closed_step)', session: closed, gate: 0 },
   { name: 'gate open (train_step, gate_open 1; unchanged)', session: full, gate: 1 },
 ];
+let capped: Session | null = null;
+if (capacity > 0) {
+  const capDir = `${dir}-cap${capacity}`;
+  exportArtifacts({ preset, imageSize: size, channels, classes: 10, labeledBatch: bl, unlabeledBatch: bu, strongCapacity: capacity, out: capDir, graphs: ['train_step'] });
+  capped = await Session.create(loadArtifacts(capDir, { verify: false }).path('train_step.onnx'), { threads });
+  variants.push({ name: `gate open, strong capacity ${capacity} of ${bu} (train_step of export --strong-capacity ${capacity})`, session: capped, gate: 1 });
+}
 const feedsAt = (s: Session, gate: number) => feedsFor(s, { ...base, gate_open: scalarTensor('float32', gate) });
 
 // Bit-identity at this shape: one step from the same state.
@@ -70,6 +79,7 @@ for (let r = 0; r < rounds; r++) {
 }
 await full.release();
 await closed.release();
+await capped?.release();
 const median = (t: number[]) => [...t].sort((x, y) => x - y)[Math.floor(t.length / 2)];
 const lines = variants.map((v, i) => ({
   what: v.name, preset, image: `${size}x${size}x${channels}`, labeled: bl, unlabeled: bu, threads,

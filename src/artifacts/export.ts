@@ -27,6 +27,11 @@ export interface ExportOptions {
   out: string;
   /** Graph options (e.g. the float64 Erf stand-in for gradient checks). */
   build?: BuildOptions;
+  /**
+   * Strong views the student classifies per step (≤ unlabeledBatch; default all): the selected ones, most confident
+   * first. Below the mask rate × unlabeledBatch it drops pseudo-labels; above it, it only saves work.
+   */
+  strongCapacity?: number;
   /** Optimizer steps per run of train_chunk.onnx and supervised_chunk.onnx (ONNX Loops); 1 writes no chunk graph. */
   stepsPerRun?: number;
   /** Skip graphs not needed (tests that only check gradients). */
@@ -49,11 +54,15 @@ export function exportArtifacts(o: ExportOptions): Manifest {
   for (const [flag, v] of [['--batch-labeled', d.labeledBatch], ['--batch-unlabeled', d.unlabeledBatch], ['--steps-per-run', d.stepsPerRun]] as const) {
     if (!Number.isInteger(v) || v <= 0) throw new UsageError(`${flag} must be a positive integer, got ${v}`);
   }
+  const capacity = o.strongCapacity ?? d.unlabeledBatch;
+  if (!Number.isInteger(capacity) || capacity < 1 || capacity > d.unlabeledBatch) {
+    throw new UsageError(`--strong-capacity must be an integer in 1..${d.unlabeledBatch} (--batch-unlabeled), got ${o.strongCapacity}`);
+  }
   if (!(d.maskRatio > 0 && d.maskRatio < 1)) throw new UsageError(`--mask-ratio must be in (0, 1), got ${d.maskRatio}`);
   const cfg = o.model?.cfg ?? modelConfig(d.preset, d.imageSize, d.channels, d.classes, d.dtype, d.maskRatio, o.overrides);
   ensureWritableDir(o.out);
   const specs = paramSpecs(cfg);
-  const shapes: StepShapes = { labeledBatch: d.labeledBatch, unlabeledBatch: d.unlabeledBatch };
+  const shapes: StepShapes = { labeledBatch: d.labeledBatch, unlabeledBatch: d.unlabeledBatch, ...(capacity < d.unlabeledBatch ? { strongCapacity: capacity } : {}) };
   const chunks = ['train_chunk', 'supervised_chunk', 'gate_closed_chunk'] as const;
   // The gate-closed graphs classify the labeled batch alone; stochastic depth's masks are drawn for the labeled batch
   // and the strong views together, so a model with drop path trains every joint step through train_step.
@@ -108,7 +117,7 @@ export function exportArtifacts(o: ExportOptions): Manifest {
       preset: cfg.preset,
       imageSize: cfg.imageSize, channels: cfg.channels, classes: cfg.classes, dtype: cfg.dtype, maskRatio: cfg.maskRatio,
       numPatches: numPatches(cfg), keep: keepCount(cfg),
-      labeledBatch: d.labeledBatch, unlabeledBatch: d.unlabeledBatch, seed: d.seed, stepsPerRun: chunks.some((c) => wanted.has(c)) ? d.stepsPerRun : 1,
+      labeledBatch: d.labeledBatch, unlabeledBatch: d.unlabeledBatch, ...(shapes.strongCapacity ? { strongCapacity: shapes.strongCapacity } : {}), seed: d.seed, stepsPerRun: chunks.some((c) => wanted.has(c)) ? d.stepsPerRun : 1,
       paramCount: countParams(specs),
       parameters: specs,
       graphs,

@@ -18,6 +18,8 @@ export interface Manifest extends ModelConfig {
   keep: number;
   labeledBatch: number;
   unlabeledBatch: number;
+  /** Strong views the student classifies per step, when fewer than unlabeledBatch (export --strong-capacity). */
+  strongCapacity?: number;
   /** Optimizer steps per run of train_chunk.onnx and supervised_chunk.onnx (1: no chunk graphs). */
   stepsPerRun: number;
   seed: number;

@@ -375,6 +375,19 @@ export class Graph {
     const shape = [...data.shape.slice(0, ax), ...indices.shape, ...data.shape.slice(ax + 1)];
     return this.node1('Gather', [data, indices], data.dtype, shape, { axis: ax });
   }
+  /**
+   * The k largest entries of a 1-D tensor, largest first (ONNX TopK; equal values keep the lower index first):
+   * values [k] and their int64 indices [k]. Has no gradient rule: it is meant for selections off the gradient path.
+   */
+  topK(a: Tensor, k: number): [Tensor, Tensor] {
+    const op = 'TopK';
+    this.needFloat(op, a);
+    if (a.shape.length !== 1) fail(op, `input must be 1-D, got ${fmtShape(a.shape)}`);
+    if (!Number.isInteger(k) || k < 1 || (typeof a.shape[0] === 'number' && k > a.shape[0])) fail(op, `k must be in 1..${a.shape[0]}, got ${k}`);
+    const [values, indices] = this.nodeN(op, [a, this.ints([k])], [{ dtype: a.dtype, shape: [k] }, { dtype: 'int64', shape: [k] }],
+      { axis: 0, largest: 1, sorted: 1 });
+    return [values, indices];
+  }
   gatherElements(data: Tensor, indices: Tensor, axis: number): Tensor {
     const op = 'GatherElements';
     if (indices.dtype !== 'int64') fail(op, `indices must be int64, got ${indices.dtype}`);

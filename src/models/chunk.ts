@@ -110,6 +110,7 @@ export function buildTrainChunk(cfg: ModelConfig, specs: readonly ParamSpec[], s
       weakImages: at(stacks.weakImages), strongImages: at(stacks.strongImages),
       masking: { idsKeep: at(stacks.idsKeep), idsRestore: at(stacks.idsRestore), mask: at(stacks.mask) },
       dropPath: stacks.dropPath ? at(stacks.dropPath) : undefined,
+      strongCapacity: shapes.strongCapacity,
     }, policy, opts);
     const t = r.terms;
     return {

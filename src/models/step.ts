@@ -8,7 +8,7 @@
 import { gradients } from '../autodiff/index.js';
 import { Graph } from '../graph/builder.js';
 import { FloatDType, Tensor } from '../graph/types.js';
-import { accuracy, maskedCrossEntropy, smoothedCrossEntropy } from './losses.js';
+import { accuracy, crossEntropyPerExample, maskedCrossEntropy, smoothedCrossEntropy } from './losses.js';
 import { adamwFlat, emaUpdate } from './optim.js';
 import { ParamSet, ParamSpec, paramInputs } from './params.js';
 import { ModelConfig, arch, keepCount, numPatches } from './presets.js';
@@ -17,6 +17,8 @@ import { BuildOptions, Masking, classify, reconstructionLoss } from './vit.js';
 export interface StepShapes {
   labeledBatch: number;   // Bl
   unlabeledBatch: number; // Bu
+  /** Strong views the student classifies per step, S ≤ Bu (default Bu: all of them); see lossTerms. */
+  strongCapacity?: number;
 }
 
 export const ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
@@ -30,6 +32,8 @@ export interface StepBatch {
   masking: Masking;       // over the Bl + Bu images of the reconstruction task
   /** Stochastic depth of the student's classification pass (labeled, then strong views): [depth, 2, Bl+Bu]. */
   dropPath?: Tensor;
+  /** S: classify only the S strong views most likely to carry a pseudo-label (StepShapes.strongCapacity). */
+  strongCapacity?: number;
 }
 
 /** The stochastic-depth input [depth, 2, N] of a graph whose student classifies N images; none when the model has no drop path. */
@@ -78,6 +82,7 @@ export function stepInputs(g: Graph, cfg: ModelConfig, shapes: StepShapes): { ba
         mask: g.input('mask', dt, [b, numPatches(cfg)], '1 where a patch is hidden'),
       },
       dropPath: dropPathInput(g, cfg, b),
+      strongCapacity: shapes.strongCapacity,
     },
     policy: {
       gateOpen: scalar('gate_open', '1 when the validation gate is open, else 0'),
@@ -136,19 +141,33 @@ export function lossTerms(g: Graph, cfg: ModelConfig, W: ParamSet, T: ParamSet, 
   const teacherProbs = g.div(aligned, g.reduceSum(aligned, [1]));                // [Bu, K]
   const pseudoConf = g.reduceMax(teacherProbs, [1], false);                    // [Bu]
   const pseudoLabel = g.argMax(teacherProbs, 1);                               // [Bu]
-  // 3a. student classification of labeled images and strong views together
-  const logits = classify(g, cfg, W, g.concat([batch.labeledImages, batch.strongImages], 0), opts, batch.dropPath); // [Bl+Bu, K]
-  const logitsL = g.slice(logits, [0], [0], [bl]);
-  const logitsU = g.slice(logits, [0], [bl], [bl + bu]);
-  // 2. selection: gate · [conf ≥ τ(pseudo-label's class)] · (agreement if asked)
+  // 2. selection: gate · [conf ≥ τ(pseudo-label's class)] · (agreement if asked, below)
   const confident = g.cast(g.greaterOrEqual(pseudoConf, g.gather(policy.tau, pseudoLabel, 0)), dt);
-  const agrees = g.cast(g.equal(g.argMax(logitsU, 1), pseudoLabel), dt);
+  const selected = g.mul(confident, policy.gateOpen);                          // [Bu]
+  const S = batch.strongCapacity ?? bu;
+  // 3a. student classification of labeled images and strong views together. With a capacity S < Bu only S strong
+  // views are classified: the selected ones, most confident first, then the most confident of the rest (weight 0).
+  // While no more than S are selected this is the same step up to float rounding; beyond S, the least confident
+  // selected views go untrained this step (and count as not pseudo-labeled in pseudo_weight).
+  const pick = S < bu ? g.topK(g.add(g.mul(selected, g.scalar(dt, 2)), pseudoConf), S)[1] : null;  // int64 [S]
+  const strong = pick ? g.gather(batch.strongImages, pick, 0) : batch.strongImages;              // [S, C, H, W]
+  const dropPath = pick && batch.dropPath
+    ? g.gather(batch.dropPath, g.concat([g.ints(Array.from({ length: bl }, (_, i) => i)), g.add(pick, g.constant('int64', [], [bl]))], 0), 2)
+    : batch.dropPath;
+  const logits = classify(g, cfg, W, g.concat([batch.labeledImages, strong], 0), opts, dropPath); // [Bl+S, K]
+  const logitsL = g.slice(logits, [0], [0], [bl]);
+  const logitsU = g.slice(logits, [0], [bl], [bl + S]);                        // [S, K]
+  const labelU = pick ? g.gather(pseudoLabel, pick, 0) : pseudoLabel;          // [S]
+  const agrees = g.cast(g.equal(g.argMax(logitsU, 1), labelU), dt);
   const one = g.scalar(dt, 1);
   const agreeFactor = g.add(g.sub(one, policy.agree), g.mul(policy.agree, agrees));
-  const pseudoWeight = g.mul(g.mul(confident, agreeFactor), policy.gateOpen);  // [Bu]
-  // 3b. losses
+  const weightU = g.mul(pick ? g.gather(selected, pick, 0) : selected, agreeFactor); // [S]
+  const pseudoWeight = pick ? g.scatterElementsAdd(g.mul(selected, g.scalar(dt, 0)), pick, weightU, 0) : weightU; // [Bu]
+  // 3b. losses; ceU is the mean over all Bu unlabeled images, as without a capacity
   const ceL = smoothedCrossEntropy(g, logitsL, batch.labels, policy.labelSmoothing);
-  const ceU = maskedCrossEntropy(g, logitsU, pseudoLabel, pseudoWeight);
+  const ceU = pick
+    ? g.div(g.reduceSum(g.mul(crossEntropyPerExample(g, logitsU, labelU), weightU), [0], false), g.scalar(dt, bu))
+    : maskedCrossEntropy(g, logitsU, pseudoLabel, pseudoWeight);
   const images = g.concat([batch.labeledImages, batch.weakImages], 0);
   const rec = reconstructionLoss(g, cfg, W, images, batch.masking, opts);
   const loss = g.add(g.add(g.mul(policy.lambdaRec, rec), g.mul(policy.lambdaL, ceL)), g.mul(policy.lambdaU, ceU));
