@@ -4,7 +4,7 @@
 #
 # Usage: bash bench/cifar10-cpu-60min.sh CIFAR10_DIR OUT [GATED_STEPS] [LABELS_ONLY_WALL_STEPS] [-- train flags]
 #   Environment: PRESET (default vit-micro-d2-p4-convstem32), BATCH_UNLABELED (unlabeled images per step, default 48;
-#   the labeled batch is 16).
+#   the labeled batch is 16), STRONG_CAPACITY (export --strong-capacity: strong views classified per step; default all).
 #   CIFAR10_DIR: the JPEG folder (train/<class>/*.jpg, test/<class>/*.jpg), e.g. ../shared/data/cifar10-jpg.tar.gz
 #   unpacked. 500 labels and 50 validation images per class come out of train/, the other 44,500 train/ images are the
 #   unlabeled set; test/ is read once per run, for the final figure.
@@ -26,7 +26,7 @@ recipe=("$@")
 art=$out/artifacts
 mkdir -p "$out"
 node dist/src/cli/main.js export --preset "${PRESET:-vit-micro-d2-p4-convstem32}" --image-size 32 --channels 3 --classes 10 \
-  --batch-unlabeled "${BATCH_UNLABELED:-48}" --out "$art" | tail -n 1
+  --batch-unlabeled "${BATCH_UNLABELED:-48}" ${STRONG_CAPACITY:+--strong-capacity "$STRONG_CAPACITY"} --out "$art" | tail -n 1
 bench() { # NAME METHOD STEPS
   node dist/bench/label-efficiency.js --artifacts "$art" --labeled "$data/train" --test "$data/test" \
     --labels-per-class 500 --val-per-class 50 --methods "$2" --seeds 0 --steps "$3" --parallel 1 --threads 1 \
@@ -39,7 +39,7 @@ rc=0; wait $a || rc=1; [ "$lo_steps" -eq 0 ] || wait $b || rc=1
 bench labels-only-same-steps labels-only "$steps" || rc=1
 runs+=(labels-only-same-steps)
 {
-  echo "model: ${PRESET:-vit-micro-d2-p4-convstem32}, batch 16 labeled + ${BATCH_UNLABELED:-48} unlabeled; recipe: ${recipe[*]}"
+  echo "model: ${PRESET:-vit-micro-d2-p4-convstem32}, batch 16 labeled + ${BATCH_UNLABELED:-48} unlabeled${STRONG_CAPACITY:+, strong capacity $STRONG_CAPACITY}; recipe: ${recipe[*]}"
   for r in "${runs[@]}"; do
     node -e '
       const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").at(-1));
