@@ -29,10 +29,11 @@ function worstRelative(want: Record<string, HostTensor>, got: (name: string) => 
   return worst;
 }
 
-test('a Loop chunk of K = 3 steps equals 3 single steps (state, losses, pseudo-labels)', async () => {
+/** K = 3 steps of train_chunk.onnx against 3 of train_step.onnx; `strongCapacity` exports both with that capacity. */
+async function chunkAgainstSingles(strongCapacity?: number): Promise<void> {
   const K = 3;
-  const dir = path.join(tmp, 'art');
-  exportArtifacts({ preset: 'vit-micro-p4', imageSize: 8, channels: 1, classes: 3, labeledBatch: 2, unlabeledBatch: 3, out: dir, stepsPerRun: K, graphs: ['train_step', 'train_chunk'] });
+  const dir = path.join(tmp, `art-cap${strongCapacity ?? 'all'}`);
+  exportArtifacts({ preset: 'vit-micro-p4', imageSize: 8, channels: 1, classes: 3, labeledBatch: 2, unlabeledBatch: 3, strongCapacity, out: dir, stepsPerRun: K, graphs: ['train_step', 'train_chunk'] });
   const a = loadArtifacts(dir);
   const single = await Session.create(a.path('train_step.onnx'), { threads: 1 });
   const chunk = await Session.create(a.path('train_chunk.onnx'), { threads: 1 });
@@ -62,9 +63,12 @@ test('a Loop chunk of K = 3 steps equals 3 single steps (state, losses, pseudo-l
   assert.deepEqual(Array.from(out.loss.data as Float32Array, (x) => +x.toPrecision(5)), losses.map((x) => +Math.fround(x).toPrecision(5)));
   assert.deepEqual(Array.from(out.pseudo_label.data as BigInt64Array), pseudo);
   const worst = worstRelative(state, (name) => out[`new.${name}`]);
-  console.log(`train_chunk K=${K} vs ${K} single steps: worst relative state difference ${worst.toExponential(2)} (bound 1e-5)`);
+  console.log(`train_chunk K=${K} vs ${K} single steps (strong capacity ${strongCapacity ?? 'all'}): worst relative state difference ${worst.toExponential(2)} (bound 1e-5)`);
   assert.ok(worst <= 1e-5, `state differs by ${worst}`);
-});
+}
+
+test('a Loop chunk of K = 3 steps equals 3 single steps (state, losses, pseudo-labels)', () => chunkAgainstSingles());
+test('with --strong-capacity 2 of 3 too', () => chunkAgainstSingles(2));
 
 test('a supervised Loop chunk of K = 3 steps equals 3 single steps of supervised_step.onnx (state, statistics)', async () => {
   const K = 3;
