@@ -58,26 +58,21 @@ for (const e of events) {
   o.us.push(e.dur);
   perNode.set(e.name, o);
 }
+// By op type, and by origin: a backward node is named after the forward node it differentiates (grad/<forward name>/
+// <op>_N), so its time is booked to "∂<forward op>"; forward nodes to "forward". Fused nodes ORT renamed keep their own op.
 const byOp: Record<string, { runs: number; us: number }> = {};
-let nodeUs = 0;
-for (const { op, us } of perNode.values()) {
-  const med = [...us].sort((x, y) => x - y)[Math.floor(us.length / 2)];
-  const o = (byOp[op] ??= { runs: 0, us: 0 });
-  o.runs += us.length / kept.length;
-  o.us += med;
-  nodeUs += med;
-}
-// By origin: a backward node is named after the forward node it differentiates (grad/<forward name>/<op>_N), so its
-// time is booked to "∂<forward op>"; forward nodes to their own op. Fused nodes ORT renamed keep their own op.
 const byOrigin: Record<string, { runs: number; us: number }> = {};
+let nodeUs = 0;
 for (const [name, { op, us }] of perNode) {
+  const med = [...us].sort((x, y) => x - y)[Math.floor(us.length / 2)];
   const parts = name.replace(/_kernel_time$/, '').split('/');
   const gi = parts.indexOf('grad');
   const origin = gi >= 0 && parts.length - gi > 2 ? `∂${parts[parts.length - 2].replace(/_\d+$/, '')}` : 'forward';
-  const med = [...us].sort((x, y) => x - y)[Math.floor(us.length / 2)];
-  const o = (byOrigin[origin] ??= { runs: 0, us: 0 });
-  o.runs += us.length / kept.length;
-  o.us += med;
+  for (const o of [(byOp[op] ??= { runs: 0, us: 0 }), (byOrigin[origin] ??= { runs: 0, us: 0 })]) {
+    o.runs += us.length / kept.length;
+    o.us += med;
+  }
+  nodeUs += med;
 }
 const perStep = Object.fromEntries(Object.entries(byOp).sort((x, y) => y[1].us - x[1].us)
   .map(([op, v]) => [op, { nodes: +v.runs.toFixed(1), ms: +(v.us / 1000).toFixed(2) }]));

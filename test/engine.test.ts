@@ -15,6 +15,7 @@ import { Session } from '../src/runtime/session.js';
 import { HostTensor, hostTensor, scalarTensor } from '../src/runtime/tensor.js';
 import { adamw, adamwFlat, biasCorrection, clipFactor, emaUpdate } from '../src/models/optim.js';
 import { Rng } from '../src/data/rng.js';
+import { checkGradientsOnnx } from './helpers/gradcheck.js';
 import { batchFeeds, policyFeeds, stateFeeds } from './helpers/stepfeeds.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ssmae-engine-'));
@@ -35,31 +36,9 @@ test('gradients.onnx of vit-micro-p4 (float64) matches central finite difference
     ...policyFeeds(a, { gate_open: 1, tau: 0, agree: 0, lambda_rec: 1, lambda_l: 1, lambda_u: 0.7 }),
   };
   const analytic = await session.run(feeds);
-  const lossAt = async (name: string, i: number, delta: number) => {
-    const t = feeds[name];
-    const data = (t.data as Float64Array).slice();
-    data[i] += delta;
-    const r = await session.run({ ...feeds, [name]: { ...t, data } }, ['loss']);
-    return Number(r.loss.data[0]);
-  };
-  const h = 1e-6;
   const rng = new Rng(11);
-  let worst = 0;
-  let worstName = '';
-  let checked = 0;
-  for (const s of a.manifest.parameters) {
-    const name = `p.${s.name}`;
-    const grad = analytic[`grad.${s.name}`].data as Float64Array;
-    const scale = Math.max(1e-8, ...Array.from(grad, Math.abs));
-    const n = grad.length;
-    const coords = new Set<number>([rng.int(n), rng.int(n), n - 1]);
-    for (const i of coords) {
-      const numeric = (await lossAt(name, i, h) - await lossAt(name, i, -h)) / (2 * h);
-      const err = Math.abs(numeric - grad[i]) / scale;
-      checked++;
-      if (err > worst) { worst = err; worstName = `${s.name}[${i}]`; }
-    }
-  }
+  const { worst, worstName, checked } = await checkGradientsOnnx(session, feeds, analytic, a.manifest.parameters,
+    (n) => new Set<number>([rng.int(n), rng.int(n), n - 1]));
   await session.release();
   console.log(`gradients.onnx vit-micro-p4 float64: ${checked} coordinates over ${a.manifest.parameters.length} parameter tensors, ` +
     `worst relative error ${worst.toExponential(2)} at ${worstName} (bound 1e-5; error / max|grad| of that tensor)`);

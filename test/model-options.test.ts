@@ -13,6 +13,7 @@ import { drawDropPath } from '../src/algorithm/masking.js';
 import { Rng } from '../src/data/rng.js';
 import { Session } from '../src/runtime/session.js';
 import { HostTensor, hostTensor, scalarTensor } from '../src/runtime/tensor.js';
+import { checkGradientsOnnx } from './helpers/gradcheck.js';
 import { batchFeeds, policyFeeds, stateFeeds } from './helpers/stepfeeds.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ssmae-options-'));
@@ -40,30 +41,11 @@ test('gradients.onnx with every new model option on (float64) matches central fi
   };
   assert.deepEqual([...session.inputNames].filter((n) => !(n in feeds)), []);
   const analytic = await session.run(feeds);
-  const lossAt = async (name: string, i: number, delta: number) => {
-    const t = feeds[name];
-    const data = (t.data as Float64Array).slice();
-    data[i] += delta;
-    return Number((await session.run({ ...feeds, [name]: { ...t, data } }, ['loss'])).loss.data[0]);
-  };
-  const h = 1e-6;
-  let worst = 0;
-  let worstName = '';
-  let checked = 0;
   const trainable = a.manifest.parameters.filter((s) => s.trainable);
   assert.deepEqual(a.manifest.parameters.filter((s) => !s.trainable).map((s) => s.name), ['pos', 'dec.pos']);
   assert.ok(!a.manifest.parameters.some((s) => s.name.endsWith('qkv.bias')));
-  for (const s of trainable) {
-    const grad = analytic[`grad.${s.name}`].data as Float64Array;
-    const scale = Math.max(1e-8, ...Array.from(grad, Math.abs));
-    const n = grad.length;
-    for (const i of new Set([rng.int(n), rng.int(n), n - 1])) {
-      const numeric = (await lossAt(`p.${s.name}`, i, h) - await lossAt(`p.${s.name}`, i, -h)) / (2 * h);
-      const err = Math.abs(numeric - grad[i]) / scale;
-      checked++;
-      if (err > worst) { worst = err; worstName = `${s.name}[${i}]`; }
-    }
-  }
+  const { worst, worstName, checked } = await checkGradientsOnnx(session, feeds, analytic, trainable,
+    (n) => new Set([rng.int(n), rng.int(n), n - 1]));
   await session.release();
   console.log(`gradients.onnx, all options on, float64: ${checked} coordinates over ${trainable.length} tensors, worst ${worst.toExponential(2)} at ${worstName}`);
   assert.ok(worst <= 1e-5, `worst relative error ${worst} at ${worstName}`);

@@ -13,6 +13,7 @@ import { allNodes, decodeModel } from '../src/graph/serialize.js';
 import { Session } from '../src/runtime/session.js';
 import { HostTensor } from '../src/runtime/tensor.js';
 import { Rng } from '../src/data/rng.js';
+import { checkGradientsOnnx } from './helpers/gradcheck.js';
 import { batchFeeds, policyFeeds, stateFeeds } from './helpers/stepfeeds.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ssmae-capacity-'));
@@ -31,25 +32,9 @@ test('gradients.onnx with --strong-capacity 2 of 4 (float64) matches central fin
   };
   const analytic = await session.run(feeds);
   assert.equal(Number(analytic.pseudo_mask_rate.data[0]), 0.5, 'half of the 4 views classified and pseudo-labeled');
-  const lossAt = async (name: string, i: number, delta: number) => {
-    const t = feeds[name];
-    const data = (t.data as Float64Array).slice();
-    data[i] += delta;
-    return Number((await session.run({ ...feeds, [name]: { ...t, data } }, ['loss'])).loss.data[0]);
-  };
-  const h = 1e-6;
   const rng = new Rng(13);
-  let worst = 0;
-  let worstName = '';
-  for (const s of a.manifest.parameters) {
-    const grad = analytic[`grad.${s.name}`].data as Float64Array;
-    const scale = Math.max(1e-8, ...Array.from(grad, Math.abs));
-    for (const i of new Set([rng.int(grad.length), grad.length - 1])) {
-      const numeric = (await lossAt(`p.${s.name}`, i, h) - await lossAt(`p.${s.name}`, i, -h)) / (2 * h);
-      const err = Math.abs(numeric - grad[i]) / scale;
-      if (err > worst) { worst = err; worstName = `${s.name}[${i}]`; }
-    }
-  }
+  const { worst, worstName } = await checkGradientsOnnx(session, feeds, analytic, a.manifest.parameters,
+    (n) => new Set([rng.int(n), n - 1]));
   await session.release();
   assert.ok(worst <= 1e-5, `worst relative error ${worst} at ${worstName}`);
 });

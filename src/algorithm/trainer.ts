@@ -320,7 +320,7 @@ export class SSMAETrainer {
       this.lastVal = await this.evaluate();
       // Without joint steps there are no pseudo-labels for a gate to hold back: only validation accuracy is recorded.
       // Where --labeled-steps interleaves supervised steps, the gate decides at every evaluation, for the next joint step.
-      if (hasJointSteps(c) && phaseOf(c, t) !== 'reconstruct') {
+      if (hasJointSteps(c)) {
         const d = this.gate.update(t, this.lastVal);
         appendFileDurable(this.gateLog, JSON.stringify(d) + '\n');
         this.hooks.onGate?.(d);

@@ -150,3 +150,32 @@ export function formatTable(title: string, rows: readonly { op: string; worst: n
 export function uniform(rng: Rng, n: number, lo = -1, hi = 1): number[] {
   return Array.from({ length: n }, () => lo + (hi - lo) * rng.next());
 }
+
+/**
+ * An exported gradients.onnx against central finite differences of its own `loss` output: for each parameter in
+ * `params`, the coordinates `pick(n)` chooses of its n entries (called once per parameter, in order), each error
+ * relative to that tensor's largest |grad|. `analytic` is one run of the session on `feeds`.
+ */
+export async function checkGradientsOnnx(session: Session, feeds: Record<string, HostTensor>, analytic: Record<string, HostTensor>,
+  params: readonly { name: string }[], pick: (n: number) => Iterable<number>, h = 1e-6): Promise<{ worst: number; worstName: string; checked: number }> {
+  const lossAt = async (name: string, i: number, delta: number) => {
+    const t = feeds[name];
+    const data = (t.data as Float64Array).slice();
+    data[i] += delta;
+    return Number((await session.run({ ...feeds, [name]: { ...t, data } }, ['loss'])).loss.data[0]);
+  };
+  let worst = 0;
+  let worstName = '';
+  let checked = 0;
+  for (const s of params) {
+    const grad = analytic[`grad.${s.name}`].data as Float64Array;
+    const scale = Math.max(1e-8, ...Array.from(grad, Math.abs));
+    for (const i of pick(grad.length)) {
+      const numeric = (await lossAt(`p.${s.name}`, i, h) - await lossAt(`p.${s.name}`, i, -h)) / (2 * h);
+      const err = Math.abs(numeric - grad[i]) / scale;
+      checked++;
+      if (err > worst) { worst = err; worstName = `${s.name}[${i}]`; }
+    }
+  }
+  return { worst, worstName, checked };
+}
