@@ -127,6 +127,7 @@ for (const c of configs) {
   Object.assign(feeds, {
     images_labeled: img(bl, batchData.xl), images_weak: img(bu, batchData.xw), images_strong: img(bu, batchData.xs),
     labels: hostTensor('int64', [bl], new BigInt64Array(bl)),
+    labels_mix: hostTensor('int64', [bl], new BigInt64Array(bl)), mix_weight: hostTensor('float32', [bl], new Float32Array(bl)), // no CutMix
     ids_keep: hostTensor('int64', [B, m.keep], batchData.mk.idsKeep), ids_restore: hostTensor('int64', [B, m.numPatches], batchData.mk.idsRestore),
     mask: hostTensor('float32', [B, m.numPatches], batchData.mk.mask),
   });

@@ -32,6 +32,7 @@ export function stepFeeds(dirA: Artifacts, policy: Record<string, number> = {}):
   Object.assign(feeds, {
     images_labeled: img(bl), images_weak: img(bu), images_strong: img(bu),
     labels: hostTensor('int64', [bl], BigInt64Array.from({ length: bl }, () => BigInt(rng.int(m.classes)))),
+    labels_mix: hostTensor('int64', [bl], new BigInt64Array(bl)), mix_weight: hostTensor('float32', [bl], new Float32Array(bl)), // no CutMix
     ids_keep: hostTensor('int64', [B, m.keep], mk.idsKeep), ids_restore: hostTensor('int64', [B, m.numPatches], mk.idsRestore),
     mask: hostTensor('float32', [B, m.numPatches], mk.mask),
   });

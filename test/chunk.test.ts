@@ -84,7 +84,7 @@ test('a supervised Loop chunk of K = 3 steps equals 3 single steps of supervised
   assert.ok(Object.keys(state0).length > 0 && Object.keys(state0).every((n) => chunk.inputNames.includes(n) && !n.includes('.dec.')));
   const batches = [0, 1, 2].map((k) => {
     const b = batchFeeds(a, 20 + k);
-    return { images_labeled: b.images_labeled, labels: b.labels };
+    return { images_labeled: b.images_labeled, labels: b.labels, labels_mix: b.labels_mix, mix_weight: b.mix_weight };
   });
   const lrs = [1e-3, 2e-3, 1.5e-3];
   // One at a time.
@@ -98,6 +98,7 @@ test('a supervised Loop chunk of K = 3 steps equals 3 single steps of supervised
   // As one chunk.
   const out = await chunk.run({
     ...state0, images_labeled: stackTensors(batches.map((b) => b.images_labeled)), labels: stackTensors(batches.map((b) => b.labels)),
+    labels_mix: stackTensors(batches.map((b) => b.labels_mix)), mix_weight: stackTensors(batches.map((b) => b.mix_weight)),
     ...hyper(5), lr: hostTensor('float32', [K], Float32Array.from(lrs)),
   });
   await single.release();

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { loadCheckpoint } from '../src/algorithm/checkpoint.js';
-import { CLI, assertSameRuns, cli, ok, writeTree } from './helpers/runs.js';
+import { CLI, assertSameRuns, cli, exportModel, ok, writeTree } from './helpers/runs.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ssmae-cli-resume-'));
 
@@ -23,10 +23,11 @@ const ready = (async () => {
     '--batch-labeled', '4', '--batch-unlabeled', '4', '--out', art), 'export');
 })();
 
-test('train 10 steps then --resume --steps 20 equals 20 steps in one go (model.onnx bytes, metrics, gate log)', async () => {
+test('train 10 steps then --resume --steps 20 equals 20 steps in one go (model.onnx bytes, metrics, gate log), CutMix on', async () => {
   await ready;
-  // Warmup pinned beyond step 20: a first leg of --steps 10 otherwise decays its cosine schedule to step 10.
-  const flags = ['--checkpoint-every', '10', '--eval-every', '5', '--log-every', '5', '--warmup-steps', '50'];
+  // Warmup pinned beyond step 20: a first leg of --steps 10 otherwise decays its cosine schedule to step 10. CutMix
+  // draws from its own stream, which the checkpoint must carry.
+  const flags = ['--checkpoint-every', '10', '--eval-every', '5', '--log-every', '5', '--warmup-steps', '50', '--cutmix', '0.5'];
   const whole = path.join(tmp, 'whole');
   ok(cli(...common([...flags, '--out', whole, '--steps', '20'])), 'train 20');
   const split = path.join(tmp, 'split');
@@ -36,6 +37,11 @@ test('train 10 steps then --resume --steps 20 equals 20 steps in one go (model.o
   ok(r, 'train --resume');
   assert.match(r.stderr, /resuming at step 10/);
   assertSameRuns(whole, split);
+  assert.ok(loadCheckpoint(path.join(split, 'checkpoint.safetensors')).loop.rngs.cutmix, 'the checkpoint has no CutMix stream');
+  // And CutMix did something: without it the same 20 steps train another model.
+  const plain = path.join(tmp, 'whole-no-cutmix');
+  ok(cli(...common([...flags.slice(0, -2), '--out', plain, '--steps', '20'])), 'train 20 without CutMix');
+  assert.ok(!exportModel(plain).equals(exportModel(whole)), 'CutMix 0.5 trained the same model as no CutMix');
 });
 
 test('a run killed at step 12 (checkpoint at 10) and resumed equals the uninterrupted run (cosine schedule, uneven intervals)', async () => {

@@ -138,6 +138,7 @@ test('gradients.onnx: the reconstruction loss and its gradients equal PyTorch au
   const feeds: Record<string, HostTensor> = {
     ...params(() => true), ...params(() => true, 'ema.'),
     images_labeled: img(0), images_weak: img(1), images_strong: img(1), labels: hostTensor('int64', [1], BigInt64Array.from([0n])),
+    labels_mix: hostTensor('int64', [1], BigInt64Array.from([0n])), mix_weight: hostTensor('float32', [1], new Float32Array(1)),
     ids_keep: hostTensor('int64', [2, 4], masks.idsKeep), ids_restore: hostTensor('int64', [2, 16], masks.idsRestore),
     mask: hostTensor('float32', [2, 16], masks.mask),
     // Stochastic depth is on by default for a pretrained model: all branches kept (factor 1) gives the plain model.

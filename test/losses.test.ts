@@ -1,27 +1,38 @@
-// Label smoothing of the labeled cross-entropy: its value against a direct computation in JavaScript, its gradient
-// against central finite differences in float64, and ε = 0 against the plain cross-entropy bit for bit.
+// Label smoothing and CutMix targets of the labeled cross-entropy: values against a direct computation in
+// JavaScript, gradients against central finite differences in float64, and the neutral settings (ε = 0, no mixing)
+// against the plain and the smoothed cross-entropy bit for bit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gradients } from '../src/autodiff/index.js';
 import { Graph } from '../src/graph/builder.js';
-import { crossEntropy, smoothedCrossEntropy } from '../src/models/losses.js';
+import { crossEntropy, mixedCrossEntropy, smoothedCrossEntropy } from '../src/models/losses.js';
 import { hostTensor, scalarTensor, toNumbers } from '../src/runtime/tensor.js';
 import { gradcheck, runGraph } from './helpers/gradcheck.js';
 
 const LOGITS = [1.5, -0.3, 0.2, 0.7, 2.1, -1.0, -0.4, 0.0, 0.9, 3.0, -2.0, 0.1]; // [4, 3]
 const LABELS = [0, 1, 2, 1];
 
-/** PyTorch's label_smoothing written out: mean over rows of −Σ_k ((1 − ε)·[k = y] + ε/K)·log p_k. */
-function reference(logits: number[], labels: number[], k: number, eps: number): number {
+/**
+ * PyTorch's label_smoothing written out: mean over rows of −Σ_k t_k·log p_k with t = (1 − ε)·target + ε/K, where
+ * the target is onehot(y), or with CutMix (1 − w)·onehot(y) + w·onehot(y′).
+ */
+function reference(logits: number[], labels: number[], k: number, eps: number, mix?: { labels: number[]; w: number[] }): number {
   let total = 0;
   for (let i = 0; i < labels.length; i++) {
     const row = logits.slice(i * k, (i + 1) * k);
     const m = Math.max(...row);
     const lse = m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));
-    for (let j = 0; j < k; j++) total -= ((j === labels[i] ? 1 - eps : 0) + eps / k) * (row[j] - lse);
+    const w = mix ? mix.w[i] : 0;
+    for (let j = 0; j < k; j++) {
+      const target = (j === labels[i] ? 1 - w : 0) + (mix && j === mix.labels[i] ? w : 0);
+      total -= ((1 - eps) * target + eps / k) * (row[j] - lse);
+    }
   }
   return total / labels.length;
 }
+
+const MIX_LABELS = [2, 1, 0, 0];
+const MIX_W = [0.25, 0.5, 0, 0.9];
 
 test('smoothed cross-entropy equals (1 − ε)·onehot + ε/K targets written out', async () => {
   for (const eps of [0, 0.1, 0.5]) {
@@ -55,4 +66,42 @@ test('ε = 0 gives the plain cross-entropy and its gradient bit for bit (float32
   const out = await runGraph(g, { x: hostTensor('float32', [4, 3], Float32Array.from(LOGITS)) });
   assert.deepEqual(toNumbers(out.smooth), toNumbers(out.plain));
   assert.deepEqual(toNumbers(out.g_smooth), toNumbers(out.g_plain));
+});
+
+test('CutMix cross-entropy equals the mixed, smoothed targets written out', async () => {
+  for (const eps of [0, 0.1]) {
+    const g = new Graph('mix');
+    const x = g.input('x', 'float64', [4, 3]);
+    const e = g.input('eps', 'float64', []);
+    const w = g.input('w', 'float64', [4]);
+    g.output(mixedCrossEntropy(g, x, { labels: g.constant('int64', [4], LABELS), labelsMix: g.constant('int64', [4], MIX_LABELS), mixWeight: w }, e), 'loss');
+    const out = await runGraph(g, { x: hostTensor('float64', [4, 3], Float64Array.from(LOGITS)), eps: scalarTensor('float64', eps), w: hostTensor('float64', [4], Float64Array.from(MIX_W)) });
+    const want = reference(LOGITS, LABELS, 3, eps, { labels: MIX_LABELS, w: MIX_W });
+    const got = toNumbers(out.loss)[0];
+    assert.ok(Math.abs(got - want) < 1e-12, `ε ${eps}: ${got} vs ${want}`);
+    assert.ok(Math.abs(want - reference(LOGITS, LABELS, 3, eps)) > 0.05, 'the mixed targets must change the loss');
+  }
+});
+
+test('CutMix cross-entropy: gradient in logits, the shares and ε matches finite differences (float64)', async () => {
+  const r = await gradcheck({
+    inputs: [{ name: 'x', shape: [4, 3], data: LOGITS }, { name: 'w', shape: [4], data: MIX_W.map((v) => v + 0.05) }, { name: 'eps', shape: [], data: [0.1] }],
+    build: (g, [x, w, e]) => mixedCrossEntropy(g, x, { labels: g.constant('int64', [4], LABELS), labelsMix: g.constant('int64', [4], MIX_LABELS), mixWeight: w }, e),
+  });
+  assert.ok(r.worst < 1e-7, JSON.stringify(r.errors));
+});
+
+test('CutMix cross-entropy with all shares 0 is the smoothed cross-entropy and its gradient bit for bit (float32)', async () => {
+  const g = new Graph('mix0');
+  const x = g.input('x', 'float32', [4, 3]);
+  const labels = g.constant('int64', [4], LABELS);
+  const eps = g.scalar('float32', 0.1);
+  const smooth = smoothedCrossEntropy(g, x, labels, eps);
+  const mixed = mixedCrossEntropy(g, x, { labels, labelsMix: g.constant('int64', [4], MIX_LABELS), mixWeight: g.constant('float32', [4], [0, 0, 0, 0]) }, eps);
+  const [gSmooth] = gradients(g, smooth, [x]);
+  const [gMixed] = gradients(g, mixed, [x]);
+  g.output(smooth, 'smooth'); g.output(mixed, 'mixed'); g.output(gSmooth, 'g_smooth'); g.output(gMixed, 'g_mixed');
+  const out = await runGraph(g, { x: hostTensor('float32', [4, 3], Float32Array.from(LOGITS)) });
+  assert.deepEqual(toNumbers(out.mixed), toNumbers(out.smooth));
+  assert.deepEqual(toNumbers(out.g_mixed), toNumbers(out.g_smooth));
 });

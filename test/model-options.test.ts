@@ -60,7 +60,7 @@ test('layer-wise lr decay scales each block\'s AdamW step by decay^(depth+1−la
     const s = await Session.create(a.path('supervised_step.onnx'), { threads: 1 });
     const b = batchFeeds(a, 9);
     const feeds: Record<string, HostTensor> = {
-      ...stateFeeds(a, ['p', 'm', 'v', 'ema']), images_labeled: b.images_labeled, labels: b.labels,
+      ...stateFeeds(a, ['p', 'm', 'v', 'ema']), images_labeled: b.images_labeled, labels: b.labels, labels_mix: b.labels_mix, mix_weight: b.mix_weight,
       step: scalarTensor('float64', 1), lr: scalarTensor('float64', 1e-3), weight_decay: scalarTensor('float64', 0.05),
       clip_norm: scalarTensor('float64', 1e9), ema_decay: scalarTensor('float64', 0.9), label_smoothing: scalarTensor('float64', 0),
     };

@@ -1,6 +1,7 @@
 // Assembles each step's batch: labeled images (weak view) with labels, and unlabeled images as a weak and a strong
 // view, from seeded samplers and augmenters whose states go into checkpoints. Buffers are reused step to step.
 import { augmentBatch } from '../data/augment.js';
+import { cutmix } from '../data/cutmix.js';
 import { Rng, RngState } from '../data/rng.js';
 import { Sampler, SamplerState } from '../data/sampler.js';
 import { Manifest } from '../artifacts/manifest.js';
@@ -20,25 +21,34 @@ export class BatchSource {
   private labeledSampler: Sampler;
   private unlabeledSampler: Sampler;
   private augRng: Rng;
+  private cutmixRng: Rng;
   private readonly bl: number;
   private readonly bu: number;
   private readonly dims: number[];
+  private readonly float64: boolean;
 
-  constructor(private readonly data: SplitData, m: Manifest, private readonly cfg: Pick<TrainConfig, 'seed' | 'flip' | 'cropPad'>) {
+  constructor(private readonly data: SplitData, m: Manifest, private readonly cfg: Pick<TrainConfig, 'seed' | 'flip' | 'cropPad' | 'cutmix'>) {
     this.bl = m.labeledBatch;
     this.bu = m.unlabeledBatch;
     this.dims = [m.channels, m.imageSize, m.imageSize];
     this.labeledSampler = new Sampler(data.labeled.n, cfg.seed * 2 + 1);
     this.unlabeledSampler = new Sampler(data.unlabeled.n, cfg.seed * 2 + 2);
     this.augRng = Rng.derive(cfg.seed, 'augment');
+    this.cutmixRng = Rng.derive(cfg.seed, 'cutmix');
+    this.float64 = m.dtype === 'float64';
   }
 
-  rngStates(): Record<string, RngState> { return { augment: this.augRng.state() }; }
+  /** The cutmix stream only where CutMix is on, so checkpoints of runs without it read as before. */
+  rngStates(): Record<string, RngState> {
+    return { augment: this.augRng.state(), ...(this.cutmixOn ? { cutmix: this.cutmixRng.state() } : {}) };
+  }
+  private get cutmixOn(): boolean { return (this.cfg.cutmix ?? 0) > 0; }
   samplerStates(): Record<string, SamplerState> {
     return { labeled: this.labeledSampler.state(), unlabeled: this.unlabeledSampler.state() };
   }
   restore(rngs: Record<string, RngState>, samplers: Record<string, unknown>): void {
     this.augRng = new Rng(rngs.augment);
+    if (rngs.cutmix) this.cutmixRng = new Rng(rngs.cutmix);
     this.labeledSampler = new Sampler(this.data.labeled.n, samplers.labeled as SamplerState);
     this.unlabeledSampler = new Sampler(this.data.unlabeled.n, samplers.unlabeled as SamplerState);
   }
@@ -58,12 +68,16 @@ export class BatchSource {
     for (let i = 0; i < this.bl; i++) labels[i] = BigInt(labeled.labels[li[i]]);
     const hidden = new Int32Array(this.bu);
     for (let i = 0; i < this.bu; i++) hidden[i] = unlabeled.hiddenLabels ? unlabeled.hiddenLabels[ui[i]] : -1;
+    const imagesL = this.views(labeled, li, 'weak');
+    const mix = cutmix(imagesL, labels, this.dims[0], this.dims[1], this.cutmixRng, this.cfg.cutmix ?? 0);
     const weakU = this.views(unlabeled, ui, 'weak');
     const strongU = this.views(unlabeled, ui, 'strong');
     return {
       feeds: {
-        images_labeled: hostTensor('uint8', [this.bl, ...this.dims], this.views(labeled, li, 'weak')),
+        images_labeled: hostTensor('uint8', [this.bl, ...this.dims], imagesL),
         labels: hostTensor('int64', [this.bl], labels),
+        labels_mix: hostTensor('int64', [this.bl], mix.labelsMix),
+        mix_weight: this.float64 ? hostTensor('float64', [this.bl], mix.mixWeight) : hostTensor('float32', [this.bl], Float32Array.from(mix.mixWeight)),
         images_weak: hostTensor('uint8', [this.bu, ...this.dims], weakU),
         images_strong: hostTensor('uint8', [this.bu, ...this.dims], strongU),
       },

@@ -38,6 +38,7 @@ export interface TrainConfig {
   lambdaL: number;
   lambdaU: number;
   labelSmoothing: number; // ε of the labeled cross-entropy's smoothed targets
+  cutmix: number;      // probability that a labeled image gets a CutMix box from another (0: off)
   // ssmae, no-gate: after each joint step, this many steps on the labels alone (schedule.ts). Methods without joint
   // steps take it without effect, so that one recipe serves every method of a comparison.
   labeledSteps: number;
@@ -82,6 +83,7 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'artifacts' | 'labeled' | 'out'> 
   lambdaL: 1,
   lambdaU: 1,
   labelSmoothing: 0,     // off, as before; 0.1 is the small-data ViTs' usual value (DeiT, CCT)
+  cutmix: 0,             // off, as before
   // 0: every step joint, as before. A labels-only step costs ~1/7 of an open joint step on the CPU, so a run with a
   // fixed wall time can give the classifier more updates on the labels between its joint steps.
   labeledSteps: 0,
@@ -171,6 +173,7 @@ export function validate(c: TrainConfig): TrainConfig {
   if (!(c.clipNorm > 0)) bad(`--clip-norm must be > 0, got ${c.clipNorm}`);
   if (!(c.emaDecay >= 0 && c.emaDecay < 1)) bad(`--ema-decay must be in [0, 1), got ${c.emaDecay}`);
   if (!(c.labelSmoothing >= 0 && c.labelSmoothing < 1)) bad(`--label-smoothing must be in [0, 1), got ${c.labelSmoothing}`);
+  if (!(c.cutmix >= 0 && c.cutmix <= 1)) bad(`--cutmix must be a probability in [0, 1], got ${c.cutmix}`);
   if (!(c.tau >= 0 && c.tau <= 1)) bad(`--tau must be in [0, 1], got ${c.tau}`);
   if (!THRESHOLD_MODES.includes(c.threshold)) bad(`--threshold must be one of ${THRESHOLD_MODES.join(', ')}, got ${c.threshold}`);
   if (!(c.thresholdMomentum >= 0 && c.thresholdMomentum < 1)) bad(`--threshold-momentum must be in [0, 1), got ${c.thresholdMomentum}`);

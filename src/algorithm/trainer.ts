@@ -377,6 +377,7 @@ export class SSMAETrainer {
     const feeds: Record<string, HostTensor> = {
       ...this.stateFeeds(),
       images_labeled: batchInput('images_labeled'), labels: batchInput('labels'),
+      labels_mix: batchInput('labels_mix'), mix_weight: batchInput('mix_weight'),
       images_weak: batchInput('images_weak'), images_strong: batchInput('images_strong'),
       ids_keep: maskInput([B, m.keep], (mk) => mk.idsKeep, 'int64'),
       ids_restore: maskInput([B, m.numPatches], (mk) => mk.idsRestore, 'int64'),
@@ -400,6 +401,10 @@ export class SSMAETrainer {
     if (c.labelSmoothing > 0 && !session.inputNames.includes('label_smoothing')) {
       throw new UsageError(`--label-smoothing ${c.labelSmoothing}: the artifacts in ${c.artifacts} were exported before label smoothing ` +
         'existed (their step graphs have no label_smoothing input); export them again with this version of ssmae export');
+    }
+    if (c.cutmix > 0 && !session.inputNames.includes('mix_weight')) {
+      throw new UsageError(`--cutmix ${c.cutmix}: the artifacts in ${c.artifacts} were exported before CutMix existed (their step ` +
+        'graphs have no labels_mix / mix_weight inputs); export them again with this version of ssmae export');
     }
     if (session.inputNames.includes('drop_path')) {
       // The student's classification pass: the labeled batch (supervised graphs) or labeled + strong views.

@@ -7,9 +7,10 @@
 //   supervised_chunk.onnx — K supervised steps (the body of supervised_step.onnx).
 import { Graph } from '../graph/builder.js';
 import { FloatDType, Tensor } from '../graph/types.js';
+import { LabeledTargets } from './losses.js';
 import { ParamSpec } from './params.js';
 import { ModelConfig, keepCount, numPatches } from './presets.js';
-import { OptimHyper, OptimState, STATE_KINDS, STAT_OUTPUTS, StepShapes, closedBody, dropPathInput, evalSpecs, labelSmoothingInput, stateInputs, stepBody, supervisedBody } from './step.js';
+import { OptimHyper, OptimState, STATE_KINDS, STAT_OUTPUTS, StepShapes, closedBody, dropPathInput, evalSpecs, labelSmoothingInput, labeledTargetInputs, stateInputs, stepBody, supervisedBody } from './step.js';
 import { BuildOptions } from './vit.js';
 
 /** The outer inputs every chunk starts with: the state, the step count before the chunk, the fixed optimizer scalars. */
@@ -68,6 +69,10 @@ function loopSteps(g: Graph, specs: readonly ParamSpec[], K: number, inputs: Chu
   for (const o of r.perStep) g.output(outs[i++], o.name, o.doc);
 }
 
+/** This iteration's slice of the stacked labeled targets. */
+const targetsAt = (t: LabeledTargets, at: (stacked: Tensor) => Tensor): LabeledTargets =>
+  ({ labels: at(t.labels), labelsMix: at(t.labelsMix), mixWeight: at(t.mixWeight) });
+
 /** The step statistics (STAT_OUTPUTS order) as per-step outputs. */
 const statsPerStep = (stats: readonly Tensor[]): PerStep[] =>
   stats.map((value, i) => ({ name: STAT_OUTPUTS[i], value, doc: `${STAT_OUTPUTS[i]} of each step [K]` }));
@@ -96,7 +101,7 @@ export function buildTrainChunk(cfg: ModelConfig, specs: readonly ParamSpec[], s
   const stacks = {
     lr: g.input('lr', dt, [K], 'learning rate of each step'),
     labeledImages: g.input('images_labeled', 'uint8', [K, bl, ...img], 'labeled images per step'),
-    labels: g.input('labels', 'int64', [K, bl], 'labels per step'),
+    targets: labeledTargetInputs(g, dt, bl, K),
     weakImages: g.input('images_weak', 'uint8', [K, bu, ...img], 'weak views per step'),
     strongImages: g.input('images_strong', 'uint8', [K, bu, ...img], 'strong views per step'),
     idsKeep: g.input('ids_keep', 'int64', [K, b, keepCount(cfg)], 'visible patches per step'),
@@ -106,7 +111,7 @@ export function buildTrainChunk(cfg: ModelConfig, specs: readonly ParamSpec[], s
   };
   loopSteps(g, specs, K, inputs, (body, state, step, at) => {
     const r = stepBody(body, cfg, specs, state, { step, lr: at(stacks.lr), ...inputs.fixed }, {
-      labeledImages: at(stacks.labeledImages), labels: at(stacks.labels),
+      labeledImages: at(stacks.labeledImages), ...targetsAt(stacks.targets, at),
       weakImages: at(stacks.weakImages), strongImages: at(stacks.strongImages),
       masking: { idsKeep: at(stacks.idsKeep), idsRestore: at(stacks.idsRestore), mask: at(stacks.mask) },
       dropPath: stacks.dropPath ? at(stacks.dropPath) : undefined,
@@ -141,11 +146,11 @@ export function buildSupervisedChunk(cfg: ModelConfig, specs: readonly ParamSpec
   const stacks = {
     lr: g.input('lr', cfg.dtype, [K], 'learning rate of each step'),
     images: g.input('images_labeled', 'uint8', [K, bl, cfg.channels, cfg.imageSize, cfg.imageSize], 'labeled images per step'),
-    labels: g.input('labels', 'int64', [K, bl], 'labels per step'),
+    targets: labeledTargetInputs(g, cfg.dtype, bl, K),
     dropPath: dropPathInput(g, cfg, bl, [K, cfg.preset.depth, 2, bl]),
   };
   loopSteps(g, used, K, inputs, (body, state, step, at) => {
-    const r = supervisedBody(body, cfg, used, state, { step, lr: at(stacks.lr), ...inputs.fixed }, at(stacks.images), at(stacks.labels), labelSmoothing, opts,
+    const r = supervisedBody(body, cfg, used, state, { step, lr: at(stacks.lr), ...inputs.fixed }, at(stacks.images), targetsAt(stacks.targets, at), labelSmoothing, opts,
       stacks.dropPath ? at(stacks.dropPath) : undefined);
     return { state: r.state, perStep: statsPerStep(r.stats) };
   });
@@ -173,7 +178,7 @@ export function buildClosedChunk(cfg: ModelConfig, specs: readonly ParamSpec[], 
   const stacks = {
     lr: g.input('lr', dt, [K], 'learning rate of each step'),
     labeledImages: g.input('images_labeled', 'uint8', [K, bl, ...img], 'labeled images per step'),
-    labels: g.input('labels', 'int64', [K, bl], 'labels per step'),
+    targets: labeledTargetInputs(g, dt, bl, K),
     weakImages: g.input('images_weak', 'uint8', [K, bu, ...img], 'weak views per step (reconstruction)'),
     idsKeep: g.input('ids_keep', 'int64', [K, b, keepCount(cfg)], 'visible patches per step'),
     idsRestore: g.input('ids_restore', 'int64', [K, b, L], 'inverse shuffles per step'),
@@ -181,7 +186,7 @@ export function buildClosedChunk(cfg: ModelConfig, specs: readonly ParamSpec[], 
   };
   loopSteps(g, specs, K, inputs, (body, state, step, at) => {
     const r = closedBody(body, cfg, specs, state, { step, lr: at(stacks.lr), ...inputs.fixed }, {
-      labeledImages: at(stacks.labeledImages), labels: at(stacks.labels), weakImages: at(stacks.weakImages),
+      labeledImages: at(stacks.labeledImages), ...targetsAt(stacks.targets, at), weakImages: at(stacks.weakImages),
       masking: { idsKeep: at(stacks.idsKeep), idsRestore: at(stacks.idsRestore), mask: at(stacks.mask) },
     }, policy, opts);
     return { state: r.state, perStep: statsPerStep(r.stats) };

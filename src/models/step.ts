@@ -8,7 +8,7 @@
 import { gradients } from '../autodiff/index.js';
 import { Graph } from '../graph/builder.js';
 import { FloatDType, Tensor } from '../graph/types.js';
-import { accuracy, crossEntropyPerExample, maskedCrossEntropy, smoothedCrossEntropy } from './losses.js';
+import { LabeledTargets, accuracy, crossEntropyPerExample, maskedCrossEntropy, mixedCrossEntropy } from './losses.js';
 import { adamwFlat, emaUpdate } from './optim.js';
 import { ParamSet, ParamSpec, paramInputs } from './params.js';
 import { ModelConfig, arch, keepCount, numPatches } from './presets.js';
@@ -23,10 +23,9 @@ export interface StepShapes {
 
 export const ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 
-/** One batch of the SSMAE step; images are uint8 [B, C, H, W]. */
-export interface StepBatch {
+/** One batch of the SSMAE step; images are uint8 [B, C, H, W]. labels, labelsMix, mixWeight: see LabeledTargets. */
+export interface StepBatch extends LabeledTargets {
   labeledImages: Tensor;  // uint8 [Bl, C, H, W]
-  labels: Tensor;         // int64 [Bl]
   weakImages: Tensor;     // uint8 [Bu, C, H, W]
   strongImages: Tensor;   // uint8 [Bu, C, H, W]
   masking: Masking;       // over the Bl + Bu images of the reconstruction task
@@ -64,6 +63,20 @@ export interface LossTerms {
   teacherMean: Tensor;  // [K] mean teacher probabilities over the unlabeled batch, before alignment
 }
 
+/**
+ * The labeled targets as graph inputs: labels, and CutMix's second label and share per image (labels_mix,
+ * mix_weight; all-zero weights: no mixing). `stack` K: stacked per step on a leading axis, for a chunk.
+ */
+export function labeledTargetInputs(g: Graph, dt: FloatDType, bl: number, stack?: number): LabeledTargets {
+  const k = stack === undefined ? [] : [stack];
+  const per = stack === undefined ? '' : ' per step';
+  return {
+    labels: g.input('labels', 'int64', [...k, bl], `class index of each labeled image${per}`),
+    labelsMix: g.input('labels_mix', 'int64', [...k, bl], `CutMix: class of the image pasted into each labeled image${per} (any class where mix_weight is 0)`),
+    mixWeight: g.input('mix_weight', dt, [...k, bl], `CutMix: share of each labeled image's pixels pasted from the labels_mix image${per}; target (1 − w)·y + w·y′ (0: not mixed)`),
+  };
+}
+
 export function stepInputs(g: Graph, cfg: ModelConfig, shapes: StepShapes): { batch: StepBatch; policy: StepPolicy } {
   const { labeledBatch: bl, unlabeledBatch: bu } = shapes;
   const img = [cfg.channels, cfg.imageSize, cfg.imageSize];
@@ -73,7 +86,7 @@ export function stepInputs(g: Graph, cfg: ModelConfig, shapes: StepShapes): { ba
   return {
     batch: {
       labeledImages: g.input('images_labeled', 'uint8', [bl, ...img], 'labeled images, uint8 NCHW'),
-      labels: g.input('labels', 'int64', [bl], 'class index of each labeled image'),
+      ...labeledTargetInputs(g, dt, bl),
       weakImages: g.input('images_weak', 'uint8', [bu, ...img], 'weak views of the unlabeled images (teacher, reconstruction)'),
       strongImages: g.input('images_strong', 'uint8', [bu, ...img], 'strong views of the same unlabeled images (student)'),
       masking: {
@@ -106,7 +119,7 @@ export function closedStepInputs(g: Graph, cfg: ModelConfig, shapes: StepShapes)
   return {
     batch: {
       labeledImages: g.input('images_labeled', 'uint8', [bl, ...img], 'labeled images, uint8 NCHW'),
-      labels: g.input('labels', 'int64', [bl], 'class index of each labeled image'),
+      ...labeledTargetInputs(g, dt, bl),
       weakImages: g.input('images_weak', 'uint8', [bu, ...img], 'weak views of the unlabeled images (reconstruction)'),
       masking: {
         idsKeep: g.input('ids_keep', 'int64', [b, keepCount(cfg)], 'visible patch indices per image (labeled first, then unlabeled)'),
@@ -164,7 +177,7 @@ export function lossTerms(g: Graph, cfg: ModelConfig, W: ParamSet, T: ParamSet, 
   const weightU = g.mul(pick ? g.gather(selected, pick, 0) : selected, agreeFactor); // [S]
   const pseudoWeight = pick ? g.scatterElementsAdd(g.mul(selected, g.scalar(dt, 0)), pick, weightU, 0) : weightU; // [Bu]
   // 3b. losses; ceU is the mean over all Bu unlabeled images, as without a capacity
-  const ceL = smoothedCrossEntropy(g, logitsL, batch.labels, policy.labelSmoothing);
+  const ceL = mixedCrossEntropy(g, logitsL, batch, policy.labelSmoothing);
   const ceU = pick
     ? g.div(g.reduceSum(g.mul(crossEntropyPerExample(g, logitsU, labelU), weightU), [0], false), g.scalar(dt, bu))
     : maskedCrossEntropy(g, logitsU, pseudoLabel, pseudoWeight);
@@ -180,7 +193,7 @@ export function lossTerms(g: Graph, cfg: ModelConfig, W: ParamSet, T: ParamSet, 
 }
 
 /** The inputs of a gate-closed step: no strong views, and of the policy only the weights of the terms it has. */
-export interface ClosedBatch { labeledImages: Tensor; labels: Tensor; weakImages: Tensor; masking: Masking }
+export interface ClosedBatch extends LabeledTargets { labeledImages: Tensor; weakImages: Tensor; masking: Masking }
 export interface ClosedPolicy { lambdaRec: Tensor; lambdaL: Tensor; labelSmoothing: Tensor }
 
 /**
@@ -191,7 +204,7 @@ export interface ClosedPolicy { lambdaRec: Tensor; lambdaL: Tensor; labelSmoothi
 export function closedLossTerms(g: Graph, cfg: ModelConfig, W: ParamSet, batch: ClosedBatch, policy: ClosedPolicy,
   opts: BuildOptions = {}): { loss: Tensor; rec: Tensor; ceL: Tensor; accL: Tensor } {
   const logitsL = classify(g, cfg, W, batch.labeledImages, opts);                         // [Bl, K]
-  const ceL = smoothedCrossEntropy(g, logitsL, batch.labels, policy.labelSmoothing);
+  const ceL = mixedCrossEntropy(g, logitsL, batch, policy.labelSmoothing);
   const rec = reconstructionLoss(g, cfg, W, g.concat([batch.labeledImages, batch.weakImages], 0), batch.masking, opts);
   const loss = g.add(g.mul(policy.lambdaRec, rec), g.mul(policy.lambdaL, ceL));
   return { loss, rec, ceL, accL: accuracy(g, logitsL, batch.labels) };
@@ -304,12 +317,12 @@ export function optimizerUpdate(g: Graph, specs: readonly ParamSpec[], state: Op
  * pseudo-label figures are 0.
  */
 export function supervisedBody(g: Graph, cfg: ModelConfig, specs: readonly ParamSpec[], state: OptimState, hyper: OptimHyper,
-  images: Tensor, labels: Tensor, labelSmoothing: Tensor, opts: BuildOptions = {}, dropPath?: Tensor): { state: OptimState; stats: Tensor[] } {
+  images: Tensor, targets: LabeledTargets, labelSmoothing: Tensor, opts: BuildOptions = {}, dropPath?: Tensor): { state: OptimState; stats: Tensor[] } {
   const logits = classify(g, cfg, state.p, images, opts, dropPath); // [Bl, classes]
-  const ceL = smoothedCrossEntropy(g, logits, labels, labelSmoothing);
+  const ceL = mixedCrossEntropy(g, logits, targets, labelSmoothing);
   const r = optimizerUpdate(g, specs, state, hyper, ceL);
   const zero = g.scalar(cfg.dtype, 0);
-  return { state: r.state, stats: [ceL, zero, ceL, zero, zero, accuracy(g, logits, labels), r.gradNorm] };
+  return { state: r.state, stats: [ceL, zero, ceL, zero, zero, accuracy(g, logits, targets.labels), r.gradNorm] };
 }
 
 /**
@@ -323,8 +336,8 @@ export function buildSupervisedStep(cfg: ModelConfig, specs: readonly ParamSpec[
   const { state, hyper } = optimInputs(g, used, cfg.dtype);
   const img = [cfg.channels, cfg.imageSize, cfg.imageSize];
   const images = g.input('images_labeled', 'uint8', [shapes.labeledBatch, ...img], 'labeled images, uint8 NCHW');
-  const labels = g.input('labels', 'int64', [shapes.labeledBatch], 'class index of each labeled image');
-  const r = supervisedBody(g, cfg, used, state, hyper, images, labels, labelSmoothingInput(g, cfg.dtype), opts,
+  const targets = labeledTargetInputs(g, cfg.dtype, shapes.labeledBatch);
+  const r = supervisedBody(g, cfg, used, state, hyper, images, targets, labelSmoothingInput(g, cfg.dtype), opts,
     dropPathInput(g, cfg, shapes.labeledBatch));
   for (const kind of STATE_KINDS) {
     for (const s of used) g.output(r.state[kind][s.name], `new.${kind}.${s.name}`, `updated ${kind}.${s.name}`);

@@ -5,6 +5,11 @@ import { Rng } from '../../src/data/rng.js';
 import { HostTensor, hostTensor, scalarTensor } from '../../src/runtime/tensor.js';
 import { typedArrayFor } from '../../src/graph/types.js';
 
+/**
+ * One batch. Half of the labeled images carry a CutMix share (labels_mix, mix_weight in (0, 1)), so every check
+ * through the step's labeled cross-entropy covers the mixed targets too; drawn after the rest, so the other inputs
+ * are those of a seed before CutMix existed.
+ */
 export function batchFeeds(a: Artifacts, seed: number): Record<string, HostTensor> {
   const m = a.manifest;
   const dt = m.dtype;
@@ -13,7 +18,7 @@ export function batchFeeds(a: Artifacts, seed: number): Record<string, HostTenso
   const img = (n: number) => hostTensor('uint8', [n, m.channels, m.imageSize, m.imageSize],
     Uint8Array.from({ length: n * m.channels * m.imageSize * m.imageSize }, () => rng.int(256)));
   const mk = drawMasks(rng, B, m.numPatches, m.keep);
-  return {
+  const out: Record<string, HostTensor> = {
     images_labeled: img(m.labeledBatch),
     labels: hostTensor('int64', [m.labeledBatch], BigInt64Array.from({ length: m.labeledBatch }, () => BigInt(rng.int(m.classes)))),
     images_weak: img(m.unlabeledBatch),
@@ -22,6 +27,11 @@ export function batchFeeds(a: Artifacts, seed: number): Record<string, HostTenso
     ids_restore: hostTensor('int64', [B, m.numPatches], mk.idsRestore),
     mask: hostTensor(dt, [B, m.numPatches], dt === 'float64' ? Float64Array.from(mk.mask) : mk.mask),
   };
+  const bl = m.labeledBatch;
+  out.labels_mix = hostTensor('int64', [bl], BigInt64Array.from({ length: bl }, () => BigInt(rng.int(m.classes))));
+  const w = Array.from({ length: bl }, (_, i) => (i % 2 ? 0.1 + 0.8 * rng.next() : 0));
+  out.mix_weight = hostTensor(dt, [bl], dt === 'float64' ? Float64Array.from(w) : Float32Array.from(w));
+  return out;
 }
 
 /** Scalar policy inputs (tau repeated per class), plus da_ratio = ones (distribution alignment off) and label_smoothing = 0 unless given. */
