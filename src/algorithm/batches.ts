@@ -40,9 +40,8 @@ export class BatchSource {
 
   /** The cutmix stream only where CutMix is on, so checkpoints of runs without it read as before. */
   rngStates(): Record<string, RngState> {
-    return { augment: this.augRng.state(), ...(this.cutmixOn ? { cutmix: this.cutmixRng.state() } : {}) };
+    return { augment: this.augRng.state(), ...(this.cfg.cutmix > 0 ? { cutmix: this.cutmixRng.state() } : {}) };
   }
-  private get cutmixOn(): boolean { return (this.cfg.cutmix ?? 0) > 0; }
   samplerStates(): Record<string, SamplerState> {
     return { labeled: this.labeledSampler.state(), unlabeled: this.unlabeledSampler.state() };
   }
@@ -69,7 +68,7 @@ export class BatchSource {
     const hidden = new Int32Array(this.bu);
     for (let i = 0; i < this.bu; i++) hidden[i] = unlabeled.hiddenLabels ? unlabeled.hiddenLabels[ui[i]] : -1;
     const imagesL = this.views(labeled, li, 'weak');
-    const mix = cutmix(imagesL, labels, this.dims[0], this.dims[1], this.cutmixRng, this.cfg.cutmix ?? 0);
+    const mix = cutmix(imagesL, labels, this.dims[0], this.dims[1], this.cutmixRng, this.cfg.cutmix);
     const weakU = this.views(unlabeled, ui, 'weak');
     const strongU = this.views(unlabeled, ui, 'strong');
     return {
