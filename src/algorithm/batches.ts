@@ -8,6 +8,7 @@ import { Manifest } from '../artifacts/manifest.js';
 import { HostTensor, hostTensor } from '../runtime/tensor.js';
 import type { TrainConfig } from './config.js';
 import type { SplitData } from './data.js';
+import type { ReplayPool } from './replay.js';
 
 export interface Batch {
   feeds: Record<string, HostTensor>;
@@ -22,12 +23,13 @@ export class BatchSource {
   private unlabeledSampler: Sampler;
   private augRng: Rng;
   private cutmixRng: Rng;
+  private replayRng: Rng;
   private readonly bl: number;
   private readonly bu: number;
   private readonly dims: number[];
   private readonly float64: boolean;
 
-  constructor(private readonly data: SplitData, m: Manifest, private readonly cfg: Pick<TrainConfig, 'seed' | 'flip' | 'cropPad' | 'cutmix'>) {
+  constructor(private readonly data: SplitData, m: Manifest, private readonly cfg: Pick<TrainConfig, 'seed' | 'flip' | 'cropPad' | 'cutmix' | 'pseudoReplay'>) {
     this.bl = m.labeledBatch;
     this.bu = m.unlabeledBatch;
     this.dims = [m.channels, m.imageSize, m.imageSize];
@@ -35,12 +37,17 @@ export class BatchSource {
     this.unlabeledSampler = new Sampler(data.unlabeled.n, cfg.seed * 2 + 2);
     this.augRng = Rng.derive(cfg.seed, 'augment');
     this.cutmixRng = Rng.derive(cfg.seed, 'cutmix');
+    this.replayRng = Rng.derive(cfg.seed, 'replay');
     this.float64 = m.dtype === 'float64';
   }
 
-  /** The cutmix stream only where CutMix is on, so checkpoints of runs without it read as before. */
+  /** The cutmix and replay streams only where they are on, so checkpoints of runs without them read as before. */
   rngStates(): Record<string, RngState> {
-    return { augment: this.augRng.state(), ...(this.cfg.cutmix > 0 ? { cutmix: this.cutmixRng.state() } : {}) };
+    return {
+      augment: this.augRng.state(),
+      ...(this.cfg.cutmix > 0 ? { cutmix: this.cutmixRng.state() } : {}),
+      ...(this.cfg.pseudoReplay > 0 ? { replay: this.replayRng.state() } : {}),
+    };
   }
   samplerStates(): Record<string, SamplerState> {
     return { labeled: this.labeledSampler.state(), unlabeled: this.unlabeledSampler.state() };
@@ -48,6 +55,7 @@ export class BatchSource {
   restore(rngs: Record<string, RngState>, samplers: Record<string, unknown>): void {
     this.augRng = new Rng(rngs.augment);
     if (rngs.cutmix) this.cutmixRng = new Rng(rngs.cutmix);
+    if (rngs.replay) this.replayRng = new Rng(rngs.replay);
     this.labeledSampler = new Sampler(this.data.labeled.n, samplers.labeled as SamplerState);
     this.unlabeledSampler = new Sampler(this.data.unlabeled.n, samplers.unlabeled as SamplerState);
   }
@@ -59,15 +67,29 @@ export class BatchSource {
     return augmentBatch(set, idx, kind, this.augRng, { weak: { flip: this.cfg.flip, pad }, strong: { n: 2, magnitude: 5, cutout: 0.3 } });
   }
 
-  next(): Batch {
+  /**
+   * The next step's batch. With `replay` (a step on the labels under --pseudo-replay), the last round(share · Bl)
+   * places of the labeled batch hold strong views of pool images with their pseudo-labels, drawn uniformly from the
+   * pool, and the labeled sampler fills only the others; an empty pool leaves the batch as without replay.
+   */
+  next(replay?: ReplayPool): Batch {
     const { labeled, unlabeled } = this.data;
-    const li = this.labeledSampler.next(this.bl);
+    const drawn = replay ? replay.draw(this.replayRng, Math.round(this.cfg.pseudoReplay * this.bl)) : null;
+    const r = drawn ? drawn.index.length : 0;
+    const li = this.labeledSampler.next(this.bl - r);
     const ui = this.unlabeledSampler.next(this.bu);
     const labels = new BigInt64Array(this.bl);
-    for (let i = 0; i < this.bl; i++) labels[i] = BigInt(labeled.labels[li[i]]);
+    for (let i = 0; i < this.bl - r; i++) labels[i] = BigInt(labeled.labels[li[i]]);
+    for (let i = 0; i < r; i++) labels[this.bl - r + i] = BigInt(drawn!.label[i]);
     const hidden = new Int32Array(this.bu);
     for (let i = 0; i < this.bu; i++) hidden[i] = unlabeled.hiddenLabels ? unlabeled.hiddenLabels[ui[i]] : -1;
-    const imagesL = this.views(labeled, li, 'weak');
+    let imagesL = this.views(labeled, li, 'weak');
+    if (r > 0) {
+      const all = new Uint8Array(this.bl * pixelsOf(this.dims));
+      all.set(imagesL);
+      all.set(this.views(unlabeled, drawn!.index, 'strong'), imagesL.length);
+      imagesL = all;
+    }
     const mix = cutmix(imagesL, labels, this.dims[0], this.dims[1], this.cutmixRng, this.cfg.cutmix);
     const weakU = this.views(unlabeled, ui, 'weak');
     const strongU = this.views(unlabeled, ui, 'strong');
@@ -84,6 +106,10 @@ export class BatchSource {
       unlabeledIndex: Int32Array.from(ui),
     };
   }
+}
+
+function pixelsOf(dims: number[]): number {
+  return dims.reduce((a, b) => a * b, 1);
 }
 
 /** Pad-and-crop shift of the weak view: FixMatch's 4 pixels on 32×32, i.e. 1/8 of the side. */

@@ -15,6 +15,7 @@ import { NamedTensor, decodeSafetensors, encodeSafetensors } from '../artifacts/
 import { FloatDType } from '../graph/types.js';
 import type { GateState } from './gate.js';
 import type { ThresholdState } from './thresholds.js';
+import type { ReplayState } from './replay.js';
 import { STATE_KINDS } from '../models/step.js';
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -38,6 +39,8 @@ export interface LoopState {
   teacherMean: number[];
   /** Adaptive pseudo-label thresholds (thresholds.ts); absent in checkpoints of earlier versions and for --threshold fixed. */
   thresholds?: ThresholdState;
+  /** The pseudo-label replay pool; only where --pseudo-replay is on. */
+  replay?: ReplayState;
   /** The resolved config the run was started with. */
   config: unknown;
   /**

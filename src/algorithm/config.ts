@@ -42,6 +42,8 @@ export interface TrainConfig {
   // ssmae, no-gate: after each joint step, this many steps on the labels alone (schedule.ts). Methods without joint
   // steps take it without effect, so that one recipe serves every method of a comparison.
   labeledSteps: number;
+  // Share of the labeled batch of those steps taken by replayed pseudo-labels (replay.ts); 0: off.
+  pseudoReplay: number;
   gate: GateConfig;
   skipClosed: boolean;  // joint steps with the gate closed run gate_closed_step.onnx (no teacher, no strong views)
   flip: boolean;       // horizontal flips in augmentation (off for digits and text)
@@ -87,6 +89,7 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'artifacts' | 'labeled' | 'out'> 
   // 0: every step joint, as before. A labels-only step costs ~1/7 of an open joint step on the CPU, so a run with a
   // fixed wall time can give the classifier more updates on the labels between its joint steps.
   labeledSteps: 0,
+  pseudoReplay: 0,       // off, as before
   gate: GATE_DEFAULTS,
   skipClosed: true,      // the same training up to rounding (docs/BENCHMARKS.md), ~2x faster steps until the gate opens
   flip: false,
@@ -165,6 +168,10 @@ export function validate(c: TrainConfig): TrainConfig {
     if (!(Number.isInteger(c.pretrainSteps) && c.pretrainSteps >= 0)) bad(`--pretrain-steps must be an integer ≥ 0, got ${c.pretrainSteps}`);
   }
   if (!(Number.isInteger(c.labeledSteps) && c.labeledSteps >= 0)) bad(`--labeled-steps must be an integer ≥ 0, got ${c.labeledSteps}`);
+  if (!(c.pseudoReplay >= 0 && c.pseudoReplay < 1)) bad(`--pseudo-replay must be a share in [0, 1), got ${c.pseudoReplay}`);
+  if (c.pseudoReplay > 0 && c.labeledSteps === 0 && (c.method === 'ssmae' || c.method === 'no-gate')) {
+    bad(`--pseudo-replay ${c.pseudoReplay} fills part of the steps on the labels between joint steps, and --labeled-steps 0 takes none; pass --labeled-steps N (N ≥ 1) with it`);
+  }
   if (!DEVICES.includes(c.device)) bad(`--device must be one of ${DEVICES.join(', ')}, got ${c.device}`);
   if (!['ema', 'student'].includes(c.teacher)) bad(`--teacher must be ema or student, got ${c.teacher}`);
   if (!(c.lr > 0)) bad(`--lr must be > 0, got ${c.lr}`);

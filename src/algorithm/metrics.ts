@@ -13,7 +13,11 @@ export const CSV_COLUMNS = [
   'time/step_ms', 'time/images_per_s', 'val/confident_acc', 'val/confident_rate', 'train/tau_mean',
 ] as const;
 
-export type Row = Partial<Record<(typeof CSV_COLUMNS)[number], number | null>> & { step: number };
+// Figures of optional features go to metrics.jsonl only: a new CSV column would make resume drop every row of a
+// run that began with the earlier header.
+export const JSONL_ONLY = ['train/replay_pool', 'train/replay_precision'] as const;
+
+export type Row = Partial<Record<(typeof CSV_COLUMNS)[number] | (typeof JSONL_ONLY)[number], number | null>> & { step: number };
 
 export class MetricsLog {
   readonly jsonl: string;

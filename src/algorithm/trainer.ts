@@ -19,6 +19,7 @@ import { Classifier, predictions } from './classifier.js';
 import { TrainConfig } from './config.js';
 import { GateDecision, ValidationFigures, ValidationGate, validationFigures } from './gate.js';
 import { ThresholdState, Thresholds } from './thresholds.js';
+import { ReplayPool } from './replay.js';
 import { MaskBatch, drawDropPath, drawMasks } from './masking.js';
 import { arch } from '../models/presets.js';
 import { IntervalStats, MetricsLog, Row, truncateAfter } from './metrics.js';
@@ -104,6 +105,8 @@ export class SSMAETrainer {
   private teacherMean: number[];
   /** Per-class pseudo-label thresholds (--threshold), fed as tau [K]. */
   private thresholds: Thresholds;
+  /** --pseudo-replay's pool (replay.ts); null where it is off or the method has no joint steps. */
+  private replay: ReplayPool | null;
 
   constructor(readonly cfg: TrainConfig, readonly art: Artifacts, readonly data: SplitData, private readonly hooks: TrainHooks = {}) {
     this.gate = new ValidationGate(cfg.gate);
@@ -113,6 +116,7 @@ export class SSMAETrainer {
     this.shapes = new Map(art.manifest.parameters.map((s) => [s.name, s.shape]));
     this.teacherMean = new Array<number>(art.cfg.classes).fill(1 / art.cfg.classes);
     this.thresholds = this.newThresholds();
+    this.replay = this.newReplay();
   }
 
   private newThresholds(state?: ThresholdState): Thresholds {
@@ -213,6 +217,7 @@ export class SSMAETrainer {
     this.teacherMean = c.loop.teacherMean;
     if (c.loop.interval !== undefined) this.interval.restore(c.loop.interval);
     this.thresholds = this.newThresholds(c.loop.thresholds);
+    this.replay = this.newReplay(c);
   }
 
   /**
@@ -227,6 +232,11 @@ export class SSMAETrainer {
       throw new UsageError(`this run took ${hadLabeled} steps on the labels after each joint step (--labeled-steps ${hadLabeled}), ` +
         `and its ${c.loop.step} steps so far were split that way. Pass --labeled-steps ${hadLabeled} to continue it.`);
     }
+    const hadReplay = before.pseudoReplay ?? 0;
+    if (this.cfg.pseudoReplay !== hadReplay && c.loop.step > 1) {
+      throw new UsageError(`this run replayed pseudo-labels in a share ${hadReplay} of its steps on the labels (--pseudo-replay ${hadReplay}); ` +
+        `pass --pseudo-replay ${hadReplay} to continue it.`);
+    }
     if (this.cfg.method !== 'mae-finetune' || before.method !== 'mae-finetune') return;
     const s = c.loop.step;
     const had = Math.min(s, before.pretrainSteps as number);
@@ -235,6 +245,12 @@ export class SSMAETrainer {
       throw new UsageError(`this run pre-trained for ${had} of its ${s} steps (--pretrain-steps ${before.pretrainSteps}); ` +
         `--pretrain-steps ${this.cfg.pretrainSteps} would have pre-trained for ${would}. Pass --pretrain-steps ${before.pretrainSteps} to continue it.`);
     }
+  }
+
+  /** The replay pool of a fresh run, or the one a checkpoint saved; null where replay is off. */
+  private newReplay(c?: Checkpoint): ReplayPool | null {
+    if (!(this.cfg.pseudoReplay > 0 && hasJointSteps(this.cfg))) return null;
+    return new ReplayPool(this.data.unlabeled.n, c?.loop.replay);
   }
 
   checkpoint(): string {
@@ -250,6 +266,7 @@ export class SSMAETrainer {
         samplers: this.batches.samplerStates(),
         teacherMean: this.teacherMean,
         thresholds: this.thresholds.state(),
+        ...(this.replay ? { replay: this.replay.state() } : {}),
         config: this.cfg,
         ...(this.interval.empty ? {} : { interval: this.interval.state() }),
       },
@@ -334,6 +351,10 @@ export class SSMAETrainer {
     if (t % c.logEvery === 0 || evalNow || checkpointNow || phaseEnds) {
       const row = interval.row(t, o.lr, evalNow ? this.lastVal : null, this.gate.open);
       row['train/tau_mean'] = mean(this.thresholds.current());
+      if (this.replay) {
+        row['train/replay_pool'] = this.replay.size;
+        row['train/replay_precision'] = this.replay.precision(this.data.unlabeled.hiddenLabels ?? null);
+      }
       this.metrics.write(row);
       this.hooks.onLog?.(row);
     }
@@ -363,7 +384,9 @@ export class SSMAETrainer {
     const t0 = this.step;
     const phase = phaseOf(c, t0 + 1);
     const w = lossWeights(c, phase);
-    const batches = Array.from({ length: k }, () => ({ batch: this.batches.next(), masks: drawMasks(this.maskRng, B, m.numPatches, m.keep) }));
+    // Steps on the labels between joint steps fill a share of their labeled batch from the replay pool (when on).
+    const replay = phase === 'supervised' && hasJointSteps(c) ? this.replay ?? undefined : undefined;
+    const batches = Array.from({ length: k }, () => ({ batch: this.batches.next(replay), masks: drawMasks(this.maskRng, B, m.numPatches, m.keep) }));
     const lrs = batches.map((_, j) => learningRateAt(c, t0 + j + 1));
     // k = 1 feeds a step graph as is; k > 1 stacks each per-step input on a leading axis for a chunk graph.
     const perStep = (one: (j: number) => HostTensor): HostTensor =>
@@ -439,6 +462,9 @@ export class SSMAETrainer {
         const t = out[`new.${kind}.${name}`];
         if (t) this.model[kind].set(name, t.data as Float); // absent: a parameter this graph does not train
       }
+    }
+    if (this.replay && phase === 'joint' && this.gate.open && out.pseudo_label) {
+      for (let j = 0; j < k; j++) this.replay.update(batches[j].batch.unlabeledIndex, outcomes[j].pseudoLabel, outcomes[j].pseudoWeight);
     }
     if (out.teacher_mean) {
       const K = this.art.cfg.classes;
