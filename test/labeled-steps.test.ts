@@ -13,6 +13,7 @@ import { loadCheckpoint } from '../src/algorithm/checkpoint.js';
 import { resolveConfig } from '../src/algorithm/config.js';
 import { IntervalStats, Row, readGateLog, readMetrics } from '../src/algorithm/metrics.js';
 import { phaseOf } from '../src/algorithm/schedule.js';
+import { Sampler } from '../src/data/sampler.js';
 import { writeTopBottomFolder } from './helpers/tinydata.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ssmae-labeled-steps-'));
@@ -118,6 +119,10 @@ test('--labeled-steps 2: joint steps 1, 4, 7 reconstruct and pseudo-label; steps
     for (const [name, t] of a.model[kind]) assert.ok(bytes(t).equals(bytes(b.model[kind].get(name)!)), `${kind}.${name} differs after resuming`);
   }
   assert.deepEqual(noTime(readMetrics(whole)), noTime(rows));
+  // Only the joint steps 1, 4, 7 drew unlabeled images (4 each of the 12); the steps on the labels drew none.
+  const sampler = new Sampler(12, resolveConfig({ artifacts: 'a', labeled: 'l', out: 'o' }).seed * 2 + 2);
+  for (let j = 0; j < 3; j++) sampler.next(4);
+  assert.deepEqual(a.loop.samplers.unlabeled, sampler.state());
 
   // Another N would split the 7 steps taken otherwise: refused, naming the flag that continues the run.
   const other = trainN(1, run, '--steps', '9', '--resume');

@@ -145,15 +145,14 @@ test('end to end: the pool holds every image the joint steps selected; replay tr
   await ready;
   const whole = path.join(tmp, 'whole');
   ok(train(whole, '0.5', '--steps', '9'), 'train 9 steps');
-  // 12 unlabeled images (24 − 8 labeled − 4 validation). The unlabeled sampler draws 4 of them at every step, and
-  // the joint steps 1, 4, 7 select all 4 of theirs: the pool is the distinct images of those three draws, and the
-  // rows between joint steps repeat its size.
+  // 12 unlabeled images (24 − 8 labeled − 4 validation). The unlabeled sampler draws 4 of them at each joint step
+  // (steps 1, 4, 7; the steps on the labels draw none), and each selects all 4 of its draw: the pool is the distinct
+  // images of those three draws, and the rows between joint steps repeat its size.
   const sampler = new Sampler(12, resolveConfig({ artifacts: 'a', labeled: 'l', out: 'o' }).seed * 2 + 2);
   const seen = new Set<number>();
   const want: number[] = [];
   for (let t = 1; t <= 9; t++) {
-    const drawn = sampler.next(4);
-    if ((t - 1) % 3 === 0) drawn.forEach((i) => seen.add(i));
+    if ((t - 1) % 3 === 0) sampler.next(4).forEach((i) => seen.add(i));
     want.push(seen.size);
   }
   assert.ok(want[8] > 4, 'the known answer does not grow');

@@ -71,18 +71,21 @@ export class BatchSource {
    * The next step's batch. With `replay` (a step on the labels under --pseudo-replay), the last round(share · Bl)
    * places of the labeled batch hold strong views of pool images with their pseudo-labels, drawn uniformly from the
    * pool, and the labeled sampler fills only the others; an empty pool leaves the batch as without replay.
+   * `withUnlabeled` false (a step whose graph takes no unlabeled images: supervised_step.onnx) draws no unlabeled images
+   * and augments none, so the batch has only the labeled feeds.
    */
-  next(replay?: ReplayPool): Batch {
+  next(replay?: ReplayPool, withUnlabeled = true): Batch {
     const { labeled, unlabeled } = this.data;
     const drawn = replay ? replay.draw(this.replayRng, Math.round(this.cfg.pseudoReplay * this.bl)) : null;
     const r = drawn ? drawn.index.length : 0;
     const li = this.labeledSampler.next(this.bl - r);
-    const ui = this.unlabeledSampler.next(this.bu);
+    const bu = withUnlabeled ? this.bu : 0;
+    const ui = bu ? this.unlabeledSampler.next(bu) : new Int32Array(0);
     const labels = new BigInt64Array(this.bl);
     for (let i = 0; i < this.bl - r; i++) labels[i] = BigInt(labeled.labels[li[i]]);
     for (let i = 0; i < r; i++) labels[this.bl - r + i] = BigInt(drawn!.label[i]);
-    const hidden = new Int32Array(this.bu);
-    for (let i = 0; i < this.bu; i++) hidden[i] = unlabeled.hiddenLabels ? unlabeled.hiddenLabels[ui[i]] : -1;
+    const hidden = new Int32Array(bu);
+    for (let i = 0; i < bu; i++) hidden[i] = unlabeled.hiddenLabels ? unlabeled.hiddenLabels[ui[i]] : -1;
     let imagesL = this.views(labeled, li, 'weak');
     if (r > 0) {
       const all = new Uint8Array(this.bl * pixelsOf(this.dims));
@@ -91,20 +94,17 @@ export class BatchSource {
       imagesL = all;
     }
     const mix = cutmix(imagesL, labels, this.dims[0], this.dims[1], this.cutmixRng, this.cfg.cutmix);
-    const weakU = this.views(unlabeled, ui, 'weak');
-    const strongU = this.views(unlabeled, ui, 'strong');
-    return {
-      feeds: {
-        images_labeled: hostTensor('uint8', [this.bl, ...this.dims], imagesL),
-        labels: hostTensor('int64', [this.bl], labels),
-        labels_mix: hostTensor('int64', [this.bl], mix.labelsMix),
-        mix_weight: this.float64 ? hostTensor('float64', [this.bl], mix.mixWeight) : hostTensor('float32', [this.bl], Float32Array.from(mix.mixWeight)),
-        images_weak: hostTensor('uint8', [this.bu, ...this.dims], weakU),
-        images_strong: hostTensor('uint8', [this.bu, ...this.dims], strongU),
-      },
-      hiddenLabels: hidden,
-      unlabeledIndex: Int32Array.from(ui),
+    const feeds: Record<string, HostTensor> = {
+      images_labeled: hostTensor('uint8', [this.bl, ...this.dims], imagesL),
+      labels: hostTensor('int64', [this.bl], labels),
+      labels_mix: hostTensor('int64', [this.bl], mix.labelsMix),
+      mix_weight: this.float64 ? hostTensor('float64', [this.bl], mix.mixWeight) : hostTensor('float32', [this.bl], Float32Array.from(mix.mixWeight)),
     };
+    if (bu) {
+      feeds.images_weak = hostTensor('uint8', [bu, ...this.dims], this.views(unlabeled, ui, 'weak'));
+      feeds.images_strong = hostTensor('uint8', [bu, ...this.dims], this.views(unlabeled, ui, 'strong'));
+    }
+    return { feeds, hiddenLabels: hidden, unlabeledIndex: Int32Array.from(ui) };
   }
 }
 

@@ -386,7 +386,15 @@ export class SSMAETrainer {
     const w = lossWeights(c, phase);
     // Steps on the labels between joint steps fill a share of their labeled batch from the replay pool (when on).
     const replay = phase === 'supervised' && hasJointSteps(c) ? this.replay ?? undefined : undefined;
-    const batches = Array.from({ length: k }, () => ({ batch: this.batches.next(replay), masks: drawMasks(this.maskRng, B, m.numPatches, m.keep) }));
+    const session = this.sessionFor(t0 + 1, k > 1)!;
+    // A graph without unlabeled images or patch masks (supervised_step.onnx) gets none drawn: no sampler draw, no
+    // augmentation, no mask, where they would only be thrown away.
+    const takesUnlabeled = session.inputNames.includes('images_weak');
+    const takesMasks = session.inputNames.includes('ids_keep');
+    const batches = Array.from({ length: k }, () => ({
+      batch: this.batches.next(replay, takesUnlabeled),
+      masks: takesMasks ? drawMasks(this.maskRng, B, m.numPatches, m.keep) : null,
+    }));
     const lrs = batches.map((_, j) => learningRateAt(c, t0 + j + 1));
     // k = 1 feeds a step graph as is; k > 1 stacks each per-step input on a leading axis for a chunk graph.
     const perStep = (one: (j: number) => HostTensor): HostTensor =>
@@ -394,17 +402,19 @@ export class SSMAETrainer {
     const batchInput = (name: string) => perStep((j) => batches[j].batch.feeds[name]);
     const maskInput = (dims: number[], pick: (mk: MaskBatch) => BigInt64Array | Float32Array, dtype: DType) =>
       perStep((j) => {
-        const d = pick(batches[j].masks);
+        const d = pick(batches[j].masks!);
         return hostTensor(dtype, dims, dtype === 'float64' ? Float64Array.from(d as Float32Array) : d);
       });
     const feeds: Record<string, HostTensor> = {
       ...this.stateFeeds(),
       images_labeled: batchInput('images_labeled'), labels: batchInput('labels'),
       labels_mix: batchInput('labels_mix'), mix_weight: batchInput('mix_weight'),
-      images_weak: batchInput('images_weak'), images_strong: batchInput('images_strong'),
-      ids_keep: maskInput([B, m.keep], (mk) => mk.idsKeep, 'int64'),
-      ids_restore: maskInput([B, m.numPatches], (mk) => mk.idsRestore, 'int64'),
-      mask: maskInput([B, m.numPatches], (mk) => mk.mask, dt),
+      ...(takesUnlabeled ? { images_weak: batchInput('images_weak'), images_strong: batchInput('images_strong') } : {}),
+      ...(takesMasks ? {
+        ids_keep: maskInput([B, m.keep], (mk) => mk.idsKeep, 'int64'),
+        ids_restore: maskInput([B, m.numPatches], (mk) => mk.idsRestore, 'int64'),
+        mask: maskInput([B, m.numPatches], (mk) => mk.mask, dt),
+      } : {}),
       step: this.scalar(k === 1 ? t0 + 1 : t0),
       lr: k === 1 ? this.scalar(lrs[0]) : hostTensor(dt, [k], dt === 'float64' ? Float64Array.from(lrs) : Float32Array.from(lrs)),
       // A student teacher is fed as ema.* (stateFeeds); decay 0 makes each step's EMA update copy the new student, so
@@ -416,7 +426,6 @@ export class SSMAETrainer {
       da_ratio: this.alignRatio(),
       label_smoothing: this.scalar(c.labelSmoothing),
     };
-    const session = this.sessionFor(t0 + 1, k > 1)!;
     if (c.threshold !== 'fixed' && !this.tauPerClass) {
       throw new UsageError(`--threshold ${c.threshold}: the artifacts in ${c.artifacts} take one τ for all classes (exported before ` +
         'per-class thresholds); export them again with this version of ssmae export');
