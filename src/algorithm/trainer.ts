@@ -387,12 +387,14 @@ export class SSMAETrainer {
     // Steps on the labels between joint steps fill a share of their labeled batch from the replay pool (when on).
     const replay = phase === 'supervised' && hasJointSteps(c) ? this.replay ?? undefined : undefined;
     const session = this.sessionFor(t0 + 1, k > 1)!;
-    // A graph without unlabeled images or patch masks (supervised_step.onnx) gets none drawn: no sampler draw, no
-    // augmentation, no mask, where they would only be thrown away.
-    const takesUnlabeled = session.inputNames.includes('images_weak');
+    // Steps on the labels draw no unlabeled images and augment none, and a graph without patch masks
+    // (supervised_step.onnx) gets none drawn: they would only be thrown away. Artifacts without supervised_step.onnx
+    // run those steps on the full graph, whose unlabeled terms are weighted 0 there: it gets black images, so both
+    // graphs see the same labeled views (one augmentation stream serves labeled and unlabeled images).
+    const drawsUnlabeled = phase !== 'supervised';
     const takesMasks = session.inputNames.includes('ids_keep');
     const batches = Array.from({ length: k }, () => ({
-      batch: this.batches.next(replay, takesUnlabeled),
+      batch: this.batches.next(replay, drawsUnlabeled),
       masks: takesMasks ? drawMasks(this.maskRng, B, m.numPatches, m.keep) : null,
     }));
     const lrs = batches.map((_, j) => learningRateAt(c, t0 + j + 1));
@@ -405,11 +407,14 @@ export class SSMAETrainer {
         const d = pick(batches[j].masks!);
         return hostTensor(dtype, dims, dtype === 'float64' ? Float64Array.from(d as Float32Array) : d);
       });
+    const blackUnlabeled = () => perStep(() => hostTensor('uint8', [m.unlabeledBatch, m.channels, m.imageSize, m.imageSize],
+      new Uint8Array(m.unlabeledBatch * m.channels * m.imageSize * m.imageSize)));
     const feeds: Record<string, HostTensor> = {
       ...this.stateFeeds(),
       images_labeled: batchInput('images_labeled'), labels: batchInput('labels'),
       labels_mix: batchInput('labels_mix'), mix_weight: batchInput('mix_weight'),
-      ...(takesUnlabeled ? { images_weak: batchInput('images_weak'), images_strong: batchInput('images_strong') } : {}),
+      ...(drawsUnlabeled ? { images_weak: batchInput('images_weak'), images_strong: batchInput('images_strong') }
+        : session.inputNames.includes('images_weak') ? { images_weak: blackUnlabeled(), images_strong: blackUnlabeled() } : {}),
       ...(takesMasks ? {
         ids_keep: maskInput([B, m.keep], (mk) => mk.idsKeep, 'int64'),
         ids_restore: maskInput([B, m.numPatches], (mk) => mk.idsRestore, 'int64'),
@@ -448,7 +453,8 @@ export class SSMAETrainer {
       });
     }
     const out = await session.run(Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]])));
-    const bu = out.pseudo_label ? m.unlabeledBatch : 0; // the supervised graph makes no pseudo-labels
+    // No pseudo-labels from steps on the labels: the supervised graph makes none, and the full graph's are of black images.
+    const bu = out.pseudo_label && phase !== 'supervised' ? m.unlabeledBatch : 0;
     const images = phase === 'supervised' ? m.labeledBatch : B; // the images a step trains on (throughput)
     const none = new Float32Array(0);
     const outcomes = batches.map((b, j): StepOutcome => ({
@@ -475,7 +481,7 @@ export class SSMAETrainer {
     if (this.replay && phase === 'joint' && this.gate.open && out.pseudo_label) {
       for (let j = 0; j < k; j++) this.replay.update(batches[j].batch.unlabeledIndex, outcomes[j].pseudoLabel, outcomes[j].pseudoWeight);
     }
-    if (out.teacher_mean) {
+    if (out.teacher_mean && phase !== 'supervised') {
       const K = this.art.cfg.classes;
       const tm = out.teacher_mean.data as Float;
       for (let j = 0; j < k; j++) {
