@@ -71,8 +71,8 @@ export class BatchSource {
    * The next step's batch. With `replay` (a step on the labels under --pseudo-replay), the last round(share · Bl)
    * places of the labeled batch hold strong views of pool images with their pseudo-labels, drawn uniformly from the
    * pool, and the labeled sampler fills only the others; an empty pool leaves the batch as without replay.
-   * `withUnlabeled` false (a step whose graph takes no unlabeled images: supervised_step.onnx) draws no unlabeled images
-   * and augments none, so the batch has only the labeled feeds.
+   * `withUnlabeled` false (a step on the labels, whose graph takes no unlabeled images or weights them 0) draws no
+   * unlabeled images and augments none, so the batch has only the labeled feeds.
    */
   next(replay?: ReplayPool, withUnlabeled = true): Batch {
     const { labeled, unlabeled } = this.data;

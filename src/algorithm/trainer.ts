@@ -407,14 +407,17 @@ export class SSMAETrainer {
         const d = pick(batches[j].masks!);
         return hostTensor(dtype, dims, dtype === 'float64' ? Float64Array.from(d as Float32Array) : d);
       });
-    const blackUnlabeled = () => perStep(() => hostTensor('uint8', [m.unlabeledBatch, m.channels, m.imageSize, m.imageSize],
-      new Uint8Array(m.unlabeledBatch * m.channels * m.imageSize * m.imageSize)));
+    const blackUnlabeled = () => {
+      const black = perStep(() => hostTensor('uint8', [m.unlabeledBatch, m.channels, m.imageSize, m.imageSize],
+        new Uint8Array(m.unlabeledBatch * m.channels * m.imageSize * m.imageSize)));
+      return { images_weak: black, images_strong: black };
+    };
     const feeds: Record<string, HostTensor> = {
       ...this.stateFeeds(),
       images_labeled: batchInput('images_labeled'), labels: batchInput('labels'),
       labels_mix: batchInput('labels_mix'), mix_weight: batchInput('mix_weight'),
       ...(drawsUnlabeled ? { images_weak: batchInput('images_weak'), images_strong: batchInput('images_strong') }
-        : session.inputNames.includes('images_weak') ? { images_weak: blackUnlabeled(), images_strong: blackUnlabeled() } : {}),
+        : session.inputNames.includes('images_weak') ? blackUnlabeled() : {}),
       ...(takesMasks ? {
         ids_keep: maskInput([B, m.keep], (mk) => mk.idsKeep, 'int64'),
         ids_restore: maskInput([B, m.numPatches], (mk) => mk.idsRestore, 'int64'),
@@ -454,7 +457,7 @@ export class SSMAETrainer {
     }
     const out = await session.run(Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]])));
     // No pseudo-labels from steps on the labels: the supervised graph makes none, and the full graph's are of black images.
-    const bu = out.pseudo_label && phase !== 'supervised' ? m.unlabeledBatch : 0;
+    const bu = out.pseudo_label && drawsUnlabeled ? m.unlabeledBatch : 0;
     const images = phase === 'supervised' ? m.labeledBatch : B; // the images a step trains on (throughput)
     const none = new Float32Array(0);
     const outcomes = batches.map((b, j): StepOutcome => ({
@@ -481,7 +484,7 @@ export class SSMAETrainer {
     if (this.replay && phase === 'joint' && this.gate.open && out.pseudo_label) {
       for (let j = 0; j < k; j++) this.replay.update(batches[j].batch.unlabeledIndex, outcomes[j].pseudoLabel, outcomes[j].pseudoWeight);
     }
-    if (out.teacher_mean && phase !== 'supervised') {
+    if (out.teacher_mean && drawsUnlabeled) {
       const K = this.art.cfg.classes;
       const tm = out.teacher_mean.data as Float;
       for (let j = 0; j < k; j++) {
