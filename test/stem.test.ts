@@ -11,7 +11,7 @@ import { Graph } from '../src/graph/builder.js';
 import { Rng } from '../src/data/rng.js';
 import { hostTensor, toNumbers } from '../src/runtime/tensor.js';
 import { convStem } from '../src/models/stem.js';
-import { embed, patchify, normalizeImages } from '../src/models/vit.js';
+import { embed, embedAt, patchify, normalizeImages } from '../src/models/vit.js';
 import { initParams, paramSpecs, paramInputs } from '../src/models/params.js';
 import { ModelConfig, modelConfig } from '../src/models/presets.js';
 import { exportArtifacts } from '../src/artifacts/export.js';
@@ -121,6 +121,60 @@ test('masking stays sound: visible tokens\' embeddings do not change when hidden
   const after = await tokens(changed);
   for (const t of [0, 3]) assert.deepEqual(after.slice(t * D, (t + 1) * D), before.slice(t * D, (t + 1) * D), `visible token ${t} changed`);
   for (const t of [1, 2]) assert.notDeepEqual(after.slice(t * D, (t + 1) * D), before.slice(t * D, (t + 1) * D), `hidden token ${t} did not change: the test would prove nothing`);
+});
+
+// MAE's encoder embeds only the visible patches (embedAt): the rows must be embed's rows at those positions, stem or
+// no stem, with or without a CLS token (whose position row embed skips), and its gradient must pass the float64 check.
+for (const [preset, cls] of [['vit-micro-d2-p4-convstem32', false], ['vit-micro-p4', true]] as const) {
+  test(`embedAt gives embed's rows at the visible positions (${preset}${cls ? ', CLS token' : ''}, float64)`, async () => {
+    const cfg = modelConfig(preset, 8, 3, 3, 'float64');
+    const clsCfg = { ...cfg, preset: { ...cfg.preset, cls } };
+    const specs = paramSpecs(clsCfg);
+    const prng = new Rng(3);
+    const init = new Map(specs.map((s) => [s.name, Float64Array.from(randoms(prng, s.shape.reduce((x, y) => x * y, 1), 0.5))]));
+    const g = new Graph('embed-at');
+    const used = specs.filter((s) => s.name === 'pos' || s.name.startsWith('embed') || s.name.startsWith('stem'));
+    const W = paramInputs(g, used, 'float64', 'p.', 'parameter');
+    const n = 3;
+    const images = g.input('images', 'uint8', [n, 3, 8, 8]);
+    const ids = [[2, 0], [1, 3], [3, 2]]; // [N, T]: two of the four patches of each image, in shuffled order
+    const patches = patchify(g, cfg, normalizeImages(g, cfg, images));
+    g.output(embed(g, W, patches, clsCfg, cls), 'all');                                                 // [N, 4, D]
+    g.output(embedAt(g, W, patches, g.constant('int64', [n, 2], ids.flat()), clsCfg, cls), 'picked'); // [N, 2, D]
+    const feeds = Object.fromEntries(used.map((s) => [`p.${s.name}`, hostTensor('float64', s.shape, init.get(s.name)!)]));
+    const rng = new Rng(5);
+    const out = await runGraph(g, { ...feeds, images: hostTensor('uint8', [n, 3, 8, 8], Uint8Array.from({ length: n * 192 }, () => rng.int(256))) });
+    const all = toNumbers(out.all);
+    const picked = toNumbers(out.picked);
+    const D = cfg.preset.dim;
+    assert.equal(picked.length, n * 2 * D);
+    let worst = 0;
+    for (let i = 0; i < n; i++) {
+      for (let t = 0; t < 2; t++) {
+        for (let d = 0; d < D; d++) worst = Math.max(worst, Math.abs(picked[(i * 2 + t) * D + d] - all[(i * 4 + ids[i][t]) * D + d]));
+      }
+    }
+    assert.ok(worst < 1e-12, `embedAt differs from embed's rows by ${worst}`);
+  });
+}
+
+test('embedAt: gradient in the patches, the stem, the embedding and the position table matches finite differences (float64)', async () => {
+  const cfg = stemCfg(2, 3);
+  const specs = paramSpecs(cfg);
+  const rng = new Rng(9);
+  const shapeOf = (name: string) => specs.find((s) => s.name === name)!.shape as number[];
+  const names = ['stem.conv.weight', 'stem.conv.bias', 'embed.weight', 'embed.bias', 'pos'];
+  const size = (sh: number[]) => sh.reduce((x, y) => x * y, 1);
+  const r = await gradcheck({
+    inputs: [
+      { name: 'x', shape: [2, 4, 16 * 2], data: randoms(rng, 2 * 4 * 32) },
+      ...names.map((name) => ({ name, shape: shapeOf(name), data: randoms(rng, size(shapeOf(name)), 0.5) })),
+    ],
+    build: (g, [x, ...w]) => embedAt(g, Object.fromEntries(names.map((name, i) => [name, w[i]])), x,
+      g.constant('int64', [2, 3], [3, 0, 2, 1, 2, 0]), cfg),
+  });
+  console.log(`embedAt gradcheck float64: ${r.errors.map((e) => `${e.name} ${e.error.toExponential(2)}`).join(', ')} (bound 1e-6)`);
+  assert.ok(r.worst < 1e-6, JSON.stringify(r.errors));
 });
 
 test('vit-micro-d2-p4-convstem32 exports with the stem parameters and trains through the CLI', async () => {

@@ -114,6 +114,18 @@ export function embed(g: Graph, W: ParamSet, patches: Tensor, cfg?: ModelConfig,
   return g.add(linear(g, W, 'embed', tokens), pos);
 }
 
+/**
+ * The rows of embed(patches) at the positions ids [N, T] alone: [N, L, P] → [N, T, D]. The stem and the linear
+ * embedding work patch by patch, so gathering the patches first gives the same rows and skips the hidden ones (MAE's
+ * encoder sees a quarter of them: the stem and embedding of the other three quarters were computed and dropped).
+ */
+export function embedAt(g: Graph, W: ParamSet, patches: Tensor, ids: Tensor, cfg: ModelConfig, cls = false): Tensor {
+  const picked = gatherTokens(g, patches, ids);                                  // [N, T, P]
+  const tokens = cfg.preset.stem ? convStem(g, cfg, W, picked) : picked;        // [N, T, P] or [N, T, (p/2)²·F]
+  const pos = cls ? g.slice(W.pos, [0], [1], [W.pos.shape[0] as number]) : W.pos; // [L, D]
+  return g.add(linear(g, W, 'embed', tokens), g.gather(pos, ids, 0));           // [N, T, D]
+}
+
 /** Prepends the CLS token (plus its position row) to tokens [N, T, D] → [N, 1+T, D]; N may be symbolic. */
 export function prependCls(g: Graph, W: ParamSet, tokens: Tensor): Tensor {
   const [n, , d] = tokens.shape as [number | string, number, number];
@@ -202,7 +214,7 @@ function maeEncodeDecode(g: Graph, cfg: ModelConfig, W: ParamSet, patches: Tenso
   const lk = m.idsKeep.shape[1] as number;
   const E = cfg.preset.decDim;
   const c = a.cls ? 1 : 0;
-  const visible = gatherTokens(g, embed(g, W, patches, cfg, a.cls), m.idsKeep); // [N, Lk, D]
+  const visible = embedAt(g, W, patches, m.idsKeep, cfg, a.cls);             // [N, Lk, D]
   const latent = encode(g, cfg, W, a.cls ? prependCls(g, W, visible) : visible, opts); // [N, c+Lk, D]
   const x = linear(g, W, 'dec.embed', latent);                              // [N, c+Lk, E]
   const maskTokens = g.expand(W['dec.mask_token'], [n, L - lk, E]);         // [N, L−Lk, E]
