@@ -86,6 +86,8 @@ export class SSMAETrainer {
   /** gate_closed_step.onnx / gate_closed_chunk.onnx: joint steps while the gate is closed, without the dead work (--skip-closed). */
   private closedStep: Session | null = null;
   private closedChunk: Session | null = null;
+  /** pseudo_step.onnx: joint steps with the gate open when --lambda-rec is 0, without the reconstruction then weighted 0. */
+  private pseudoStep: Session | null = null;
   private classifier!: Classifier;
   private model!: ModelState;
   private step = 0;
@@ -170,6 +172,11 @@ export class SSMAETrainer {
     if (this.cfg.skipClosed && this.cfg.method === 'ssmae' && graphs.gate_closed_step) {
       this.closedStep = await Session.create(this.art.path(graphs.gate_closed_step.file), opts);
       if (chunked && graphs.gate_closed_chunk) this.closedChunk = await Session.create(this.art.path(graphs.gate_closed_chunk.file), opts);
+    }
+    // With --lambda-rec 0 the reconstruction is multiplied by 0 in every joint step: once the gate is open, such steps
+    // run pseudo_step.onnx when the artifacts have it (train_step without the MAE's passes, bit for bit the same step).
+    if (this.cfg.lambdaRec === 0 && hasJointSteps(this.cfg) && graphs.pseudo_step) {
+      this.pseudoStep = await Session.create(this.art.path(graphs.pseudo_step.file), opts);
     }
     this.classifier = await Classifier.create(this.art, this.modelWeights(), opts);
   }
@@ -508,12 +515,14 @@ export class SSMAETrainer {
   /**
    * The graph that takes step t (the first of a chunk when `chunk`; null: no chunk graph for it): supervised steps
    * the supervised graphs when the artifacts have them, joint steps with the gate closed the gate-closed graphs when
-   * loaded, everything else train_step / train_chunk. The gate is fixed within a chunk, so its first step decides.
+   * loaded, single joint steps with the gate open pseudo_step when loaded (--lambda-rec 0), everything else
+   * train_step / train_chunk. The gate is fixed within a chunk, so its first step decides.
    */
   private sessionFor(t: number, chunk: boolean): Session | null {
     const phase = phaseOf(this.cfg, t);
     if (phase === 'supervised' && this.supervised) return chunk ? this.supervisedChunk : this.supervised;
     if (phase === 'joint' && !this.gate.open && this.closedStep) return chunk ? this.closedChunk : this.closedStep;
+    if (phase === 'joint' && this.gate.open && this.pseudoStep && !chunk) return this.pseudoStep;
     return chunk ? this.chunk : this.session;
   }
 
@@ -546,6 +555,7 @@ export class SSMAETrainer {
     await this.supervised?.release();
     await this.closedStep?.release();
     await this.closedChunk?.release();
+    await this.pseudoStep?.release();
     await this.session?.release();
     await this.classifier?.release();
   }

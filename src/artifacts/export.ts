@@ -35,7 +35,7 @@ export interface ExportOptions {
   /** Optimizer steps per run of train_chunk.onnx and supervised_chunk.onnx (ONNX Loops); 1 writes no chunk graph. */
   stepsPerRun?: number;
   /** Skip graphs not needed (tests that only check gradients). */
-  graphs?: ('train_step' | 'train_chunk' | 'supervised_step' | 'supervised_chunk' | 'gate_closed_step' | 'gate_closed_chunk' | 'gradients' | 'eval')[];
+  graphs?: ('train_step' | 'pseudo_step' | 'train_chunk' | 'supervised_step' | 'supervised_chunk' | 'gate_closed_step' | 'gate_closed_chunk' | 'gradients' | 'eval')[];
   log?: (msg: string) => void;
   /** Model options over the named preset's (export flags such as --cls-token, --drop-path). */
   overrides?: Partial<Preset>;
@@ -68,10 +68,11 @@ export function exportArtifacts(o: ExportOptions): Manifest {
   // and the strong views together, so a model with drop path trains every joint step through train_step.
   const closed = arch(cfg.preset).dropPath > 0 ? [] : ['gate_closed_step'] as const;
   const closedChunk = arch(cfg.preset).dropPath > 0 ? [] : ['gate_closed_chunk'] as const;
-  const wanted = new Set<string>(o.graphs ?? ['train_step', 'supervised_step', ...closed, 'gradients', 'eval',
+  const wanted = new Set<string>(o.graphs ?? ['train_step', 'pseudo_step', 'supervised_step', ...closed, 'gradients', 'eval',
     ...(d.stepsPerRun > 1 ? ['train_chunk', 'supervised_chunk', ...closedChunk] : [])]);
   const builders = {
     train_step: () => buildTrainStep(cfg, specs, shapes, o.build),
+    pseudo_step: () => buildTrainStep(cfg, specs, shapes, o.build, false),
     train_chunk: () => buildTrainChunk(cfg, specs, shapes, d.stepsPerRun, o.build),
     supervised_step: () => buildSupervisedStep(cfg, specs, shapes, o.build),
     supervised_chunk: () => buildSupervisedChunk(cfg, specs, shapes, d.stepsPerRun, o.build),

@@ -28,7 +28,7 @@ export interface StepBatch extends LabeledTargets {
   labeledImages: Tensor;  // uint8 [Bl, C, H, W]
   weakImages: Tensor;     // uint8 [Bu, C, H, W]
   strongImages: Tensor;   // uint8 [Bu, C, H, W]
-  masking: Masking;       // over the Bl + Bu images of the reconstruction task
+  masking?: Masking;      // over the Bl + Bu images of the reconstruction task (absent: pseudo_step, no reconstruction)
   /** Stochastic depth of the student's classification pass (labeled, then strong views): [depth, 2, Bl+Bu]. */
   dropPath?: Tensor;
   /** S: classify only the S strong views most likely to carry a pseudo-label (StepShapes.strongCapacity). */
@@ -48,7 +48,7 @@ export interface StepPolicy {
   tau: Tensor;        // [K] confidence threshold per class (fixed τ: the same value K times)
   daRatio: Tensor;    // [K] distribution alignment: teacher probabilities are multiplied by this and renormalized (ones: off)
   agree: Tensor;      // 1: also require the student's strong-view prediction to match the pseudo-label
-  lambdaRec: Tensor;
+  lambdaRec?: Tensor;     // absent with the masking: no reconstruction term
   lambdaL: Tensor;
   lambdaU: Tensor;
   labelSmoothing: Tensor; // ε of the labeled cross-entropy's smoothed targets (0: plain cross-entropy)
@@ -77,7 +77,8 @@ export function labeledTargetInputs(g: Graph, dt: FloatDType, bl: number, stack?
   };
 }
 
-export function stepInputs(g: Graph, cfg: ModelConfig, shapes: StepShapes): { batch: StepBatch; policy: StepPolicy } {
+/** train_step.onnx's inputs; `reconstruction` false leaves out the masking and lambda_rec (pseudo_step.onnx). */
+export function stepInputs(g: Graph, cfg: ModelConfig, shapes: StepShapes, reconstruction = true): { batch: StepBatch; policy: StepPolicy } {
   const { labeledBatch: bl, unlabeledBatch: bu } = shapes;
   const img = [cfg.channels, cfg.imageSize, cfg.imageSize];
   const b = bl + bu;
@@ -89,11 +90,11 @@ export function stepInputs(g: Graph, cfg: ModelConfig, shapes: StepShapes): { ba
       ...labeledTargetInputs(g, dt, bl),
       weakImages: g.input('images_weak', 'uint8', [bu, ...img], 'weak views of the unlabeled images (teacher, reconstruction)'),
       strongImages: g.input('images_strong', 'uint8', [bu, ...img], 'strong views of the same unlabeled images (student)'),
-      masking: {
+      masking: reconstruction ? {
         idsKeep: g.input('ids_keep', 'int64', [b, keepCount(cfg)], 'visible patch indices per image (labeled first, then unlabeled)'),
         idsRestore: g.input('ids_restore', 'int64', [b, numPatches(cfg)], 'inverse of the patch shuffle'),
         mask: g.input('mask', dt, [b, numPatches(cfg)], '1 where a patch is hidden'),
-      },
+      } : undefined,
       dropPath: dropPathInput(g, cfg, b),
       strongCapacity: shapes.strongCapacity,
     },
@@ -102,7 +103,7 @@ export function stepInputs(g: Graph, cfg: ModelConfig, shapes: StepShapes): { ba
       tau: g.input('tau', dt, [cfg.classes], 'confidence threshold per class: a pseudo-label of class c needs confidence ≥ tau[c]'),
       daRatio: g.input('da_ratio', dt, [cfg.classes], 'distribution alignment: target class prior / running mean of teacher predictions (ones: off)'),
       agree: scalar('agree', '1 to require weak/strong agreement for a pseudo-label'),
-      lambdaRec: scalar('lambda_rec', 'weight of the reconstruction loss'),
+      lambdaRec: reconstruction ? scalar('lambda_rec', 'weight of the reconstruction loss') : undefined,
       lambdaL: scalar('lambda_l', 'weight of the labeled cross-entropy'),
       lambdaU: scalar('lambda_u', 'weight of the pseudo-label cross-entropy'),
       labelSmoothing: labelSmoothingInput(g, dt),
@@ -181,9 +182,12 @@ export function lossTerms(g: Graph, cfg: ModelConfig, W: ParamSet, T: ParamSet, 
   const ceU = pick
     ? g.div(g.reduceSum(g.mul(crossEntropyPerExample(g, logitsU, labelU), weightU), [0], false), g.scalar(dt, bu))
     : maskedCrossEntropy(g, logitsU, pseudoLabel, pseudoWeight);
+  // 3c. reconstruction of labeled and unlabeled images; pseudo_step (no masking) has no such term, and its loss is
+  // what train_step's is with lambda_rec = 0: 0·rec + λl·ceL is λl·ceL exactly, and so are the gradients.
   const images = g.concat([batch.labeledImages, batch.weakImages], 0);
-  const rec = reconstructionLoss(g, cfg, W, images, batch.masking, opts);
-  const loss = g.add(g.add(g.mul(policy.lambdaRec, rec), g.mul(policy.lambdaL, ceL)), g.mul(policy.lambdaU, ceU));
+  const rec = batch.masking ? reconstructionLoss(g, cfg, W, images, batch.masking, opts) : g.scalar(dt, 0);
+  const labeled = batch.masking && policy.lambdaRec ? g.add(g.mul(policy.lambdaRec, rec), g.mul(policy.lambdaL, ceL)) : g.mul(policy.lambdaL, ceL);
+  const loss = g.add(labeled, g.mul(policy.lambdaU, ceU));
   return {
     loss, rec, ceL, ceU, pseudoLabel, pseudoConf, pseudoWeight,
     maskRate: g.reduceMean(pseudoWeight, [0], false),
@@ -354,11 +358,17 @@ function statTensors(terms: LossTerms, gradNorm?: Tensor): Tensor[] {
   return gradNorm ? [...t, gradNorm] : t;
 }
 
-/** train_step.onnx: one SSMAE step; state in, new state and statistics out. */
-export function buildTrainStep(cfg: ModelConfig, specs: readonly ParamSpec[], shapes: StepShapes, opts: BuildOptions = {}): Graph {
-  const g = new Graph('ssmae_train_step');
+/**
+ * train_step.onnx: one SSMAE step; state in, new state and statistics out. With `reconstruction` false,
+ * pseudo_step.onnx: the same step without the reconstruction term (no masking, no lambda_rec; rec_loss 0), i.e.
+ * train_step with lambda_rec = 0 without the MAE's forward and backward passes, which are then multiplied by 0. The
+ * decoder's state still goes through AdamW (zero gradient, weight decay), as it does in train_step at lambda_rec 0.
+ */
+export function buildTrainStep(cfg: ModelConfig, specs: readonly ParamSpec[], shapes: StepShapes, opts: BuildOptions = {},
+  reconstruction = true): Graph {
+  const g = new Graph(reconstruction ? 'ssmae_train_step' : 'ssmae_pseudo_step');
   const { state, hyper } = optimInputs(g, specs, cfg.dtype);
-  const { batch, policy } = stepInputs(g, cfg, shapes);
+  const { batch, policy } = stepInputs(g, cfg, shapes, reconstruction);
   const r = stepBody(g, cfg, specs, state, hyper, batch, policy, opts);
   for (const kind of STATE_KINDS) {
     for (const s of specs) g.output(r.state[kind][s.name], `new.${kind}.${s.name}`, `updated ${kind}.${s.name}`);
