@@ -51,6 +51,7 @@ interface StepOutcome {
   pseudoWeight: Float;
   hiddenLabels: Int32Array;
   images: number;         // images the step trained on: the labeled batch alone in a supervised step
+  noRec: boolean;         // pseudo_step took it: no reconstruction was computed, so rec_loss is not a figure
 }
 
 export interface TrainResult {
@@ -336,7 +337,9 @@ export class SSMAETrainer {
     const c = this.cfg;
     const { t } = o;
     // A supervised step between joint steps (--labeled-steps) has no reconstruction or pseudo-label figures to report.
-    const stats = hasJointSteps(c) && phaseOf(c, t) === 'supervised' ? omitJointOnly(o.stats) : o.stats;
+    // Nor does a joint step of pseudo_step.onnx (--lambda-rec 0) have a reconstruction figure: its rec_loss is a 0.
+    const joint = hasJointSteps(c) && phaseOf(c, t) === 'supervised' ? omitJointOnly(o.stats) : o.stats;
+    const stats = o.noRec ? Object.fromEntries(Object.entries(joint).filter(([k]) => k !== 'rec_loss')) : joint;
     interval.add(stats, o.pseudoLabel, o.pseudoWeight, o.hiddenLabels, o.images);
     this.hooks.onStep?.({ step: t, total, gateOpen: this.gate.open, imagesPerSec: interval.imagesPerSec(), stats: o.stats });
     const evalNow = t % c.evalEvery === 0 || t === total;
@@ -475,6 +478,7 @@ export class SSMAETrainer {
       pseudoWeight: bu ? (out.pseudo_weight.data as Float).subarray(j * bu, (j + 1) * bu) : none,
       hiddenLabels: b.batch.hiddenLabels,
       images,
+      noRec: session === this.pseudoStep,
     }));
     const bad = outcomes.find((o) => !Number.isFinite(o.stats.loss));
     if (bad) {
