@@ -2,7 +2,9 @@
 // gate_open = 0 (what a closed-gate step cost before gate_closed_step.onnx), gate_closed_step.onnx (what it costs
 // now), and train_step.onnx with gate_open = 1 (an open-gate step, the same graph before and after). Rounds
 // alternate the three so that load from other processes falls on all of them alike; medians per variant. Also says
-// whether gate_closed_step's outputs are bit-identical to train_step's with gate_open = 0 at this shape.
+// whether gate_closed_step's outputs are bit-identical to train_step's with gate_open = 0 at this shape. The last
+// rows: an open-gate step at --lambda-rec 0 through pseudo_step.onnx (before it, train_step's open step at λrec 0,
+// which costs what the open row above costs), with and without --capacity.
 //   node dist/bench/gate-closed-speed.js --preset vit-micro-d2-p4 --image-size 32 --channels 3 --bl 16 --bu 48 --threads 1 [--capacity 16]
 import fs from 'node:fs';
 import os from 'node:os';
@@ -30,24 +32,30 @@ const dir = path.join(os.tmpdir(), `ssmae-bench-closed-${preset}-${size}x${chann
 // --capacity S adds a fourth variant: an open-gate step of artifacts exported with --strong-capacity S.
 const capacity = Number(arg('capacity', '0'));
 
-exportArtifacts({ preset, imageSize: size, channels, classes: 10, labeledBatch: bl, unlabeledBatch: bu, out: dir, graphs: ['train_step', 'gate_closed_step'] });
+exportArtifacts({ preset, imageSize: size, channels, classes: 10, labeledBatch: bl, unlabeledBatch: bu, out: dir, graphs: ['train_step', 'gate_closed_step', 'pseudo_step'] });
 const a = loadArtifacts(dir, { verify: false });
 // A closed-gate step as training takes it: τ 0.95, the EMA teacher's default decay; gate_open is set per variant.
 const base = stepFeeds(a, { tau: 0.95, ema_decay: 0.99 });
 
 const full = await Session.create(a.path('train_step.onnx'), { threads });
 const closed = await Session.create(a.path('gate_closed_step.onnx'), { threads });
+const pseudo = await Session.create(a.path('pseudo_step.onnx'), { threads });
 const variants = [
   { name: 'gate closed, before (train_step, gate_open 0)', session: full, gate: 0 },
   { name: 'gate closed, after (gate_closed_step)', session: closed, gate: 0 },
   { name: 'gate open (train_step, gate_open 1; unchanged)', session: full, gate: 1 },
+  { name: 'gate open, --lambda-rec 0 (pseudo_step)', session: pseudo, gate: 1 },
 ];
 let capped: Session | null = null;
+let cappedPseudo: Session | null = null;
 if (capacity > 0) {
   const capDir = `${dir}-cap${capacity}`;
-  exportArtifacts({ preset, imageSize: size, channels, classes: 10, labeledBatch: bl, unlabeledBatch: bu, strongCapacity: capacity, out: capDir, graphs: ['train_step'] });
-  capped = await Session.create(loadArtifacts(capDir, { verify: false }).path('train_step.onnx'), { threads });
+  exportArtifacts({ preset, imageSize: size, channels, classes: 10, labeledBatch: bl, unlabeledBatch: bu, strongCapacity: capacity, out: capDir, graphs: ['train_step', 'pseudo_step'] });
+  const capArt = loadArtifacts(capDir, { verify: false });
+  capped = await Session.create(capArt.path('train_step.onnx'), { threads });
+  cappedPseudo = await Session.create(capArt.path('pseudo_step.onnx'), { threads });
   variants.push({ name: `gate open, strong capacity ${capacity} of ${bu} (train_step of export --strong-capacity ${capacity})`, session: capped, gate: 1 });
+  variants.push({ name: `gate open, strong capacity ${capacity}, --lambda-rec 0 (pseudo_step)`, session: cappedPseudo, gate: 1 });
 }
 const feedsAt = (s: Session, gate: number) => feedsFor(s, { ...base, gate_open: scalarTensor('float32', gate) });
 
@@ -80,6 +88,8 @@ for (let r = 0; r < rounds; r++) {
 await full.release();
 await closed.release();
 await capped?.release();
+await pseudo.release();
+await cappedPseudo?.release();
 const median = (t: number[]) => [...t].sort((x, y) => x - y)[Math.floor(t.length / 2)];
 const lines = variants.map((v, i) => ({
   what: v.name, preset, image: `${size}x${size}x${channels}`, labeled: bl, unlabeled: bu, threads,
