@@ -14,14 +14,12 @@ import { readMetrics } from '../src/algorithm/metrics.js';
 import { STAT_OUTPUTS } from '../src/models/step.js';
 import { Session } from '../src/runtime/session.js';
 import { HostTensor, hostTensor, stackTensors } from '../src/runtime/tensor.js';
-import { batchFeeds, policyFeeds, stateFeeds } from './helpers/stepfeeds.js';
+import { batchFeeds, pickFeeds as pick, policyFeeds, stateFeeds } from './helpers/stepfeeds.js';
 import { writeTopBottomFolder } from './helpers/tinydata.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ssmae-closed-'));
 const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../src/cli/main.js');
 const POLICY = { weight_decay: 0.05, clip_norm: 1, ema_decay: 0.9, gate_open: 0, tau: 0.2, agree: 0, lambda_rec: 1, lambda_l: 0.8, lambda_u: 1, label_smoothing: 0.1, step: 3, lr: 1e-3 };
-
-const pick = (s: Session, feeds: Record<string, HostTensor>) => Object.fromEntries(s.inputNames.map((n) => [n, feeds[n]]));
 
 /** Worst |a − b| over every output of `a` that `b` has, each relative to that output's largest |a|; and whether all are equal. */
 function compare(a: Record<string, HostTensor>, b: Record<string, HostTensor>): { worst: number; identical: boolean; compared: number } {

@@ -11,15 +11,12 @@ import { loadArtifacts } from '../src/artifacts/load.js';
 import { loadCheckpoint } from '../src/algorithm/checkpoint.js';
 import { readMetrics } from '../src/algorithm/metrics.js';
 import { Session } from '../src/runtime/session.js';
-import { HostTensor } from '../src/runtime/tensor.js';
-import { batchFeeds, policyFeeds, stateFeeds } from './helpers/stepfeeds.js';
+import { batchFeeds, pickFeeds as pick, policyFeeds, stateFeeds } from './helpers/stepfeeds.js';
 import { writeTopBottomFolder } from './helpers/tinydata.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ssmae-pseudo-'));
 const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../src/cli/main.js');
 const POLICY = { weight_decay: 0.05, clip_norm: 1, ema_decay: 0.9, gate_open: 1, tau: 0.2, agree: 0, lambda_rec: 0, lambda_l: 0.8, lambda_u: 1.5, label_smoothing: 0.1, step: 3, lr: 1e-3 };
-
-const pick = (s: Session, feeds: Record<string, HostTensor>) => Object.fromEntries(s.inputNames.map((n) => [n, feeds[n]]));
 
 for (const dtype of ['float64', 'float32'] as const) {
   test(`pseudo_step.onnx equals train_step.onnx with lambda_rec = 0 (${dtype}; state, EMA, statistics, pseudo-labels)`, async () => {

@@ -109,9 +109,18 @@ export function block(g: Graph, W: ParamSet, name: string, x: Tensor, heads: num
  * one. With a CLS token (`cls`), the table's first row is the CLS token's and the patches take the rest.
  */
 export function embed(g: Graph, W: ParamSet, patches: Tensor, cfg?: ModelConfig, cls = false): Tensor {
-  const tokens = cfg?.preset.stem ? convStem(g, cfg, W, patches) : patches;   // [N, L, P] or [N, L, (p/2)²·F]
-  const pos = cls ? g.slice(W.pos, [0], [1], [W.pos.shape[0] as number]) : W.pos;
-  return g.add(linear(g, W, 'embed', tokens), pos);
+  return g.add(patchTokens(g, W, patches, cfg), patchPos(g, W, cls));
+}
+
+/** The stem (when the preset has one) and the linear embedding, patch by patch: [N, T, P] → [N, T, D]. */
+function patchTokens(g: Graph, W: ParamSet, patches: Tensor, cfg?: ModelConfig): Tensor {
+  const tokens = cfg?.preset.stem ? convStem(g, cfg, W, patches) : patches;   // [N, T, P] or [N, T, (p/2)²·F]
+  return linear(g, W, 'embed', tokens);
+}
+
+/** The patches' rows of the position table [L, D] (with a CLS token its first row is the CLS token's). */
+function patchPos(g: Graph, W: ParamSet, cls: boolean): Tensor {
+  return cls ? g.slice(W.pos, [0], [1], [W.pos.shape[0] as number]) : W.pos;
 }
 
 /**
@@ -120,10 +129,9 @@ export function embed(g: Graph, W: ParamSet, patches: Tensor, cfg?: ModelConfig,
  * encoder sees a quarter of them: the stem and embedding of the other three quarters were computed and dropped).
  */
 export function embedAt(g: Graph, W: ParamSet, patches: Tensor, ids: Tensor, cfg: ModelConfig, cls = false): Tensor {
-  const picked = gatherTokens(g, patches, ids);                                  // [N, T, P]
-  const tokens = cfg.preset.stem ? convStem(g, cfg, W, picked) : picked;        // [N, T, P] or [N, T, (p/2)²·F]
-  const pos = cls ? g.slice(W.pos, [0], [1], [W.pos.shape[0] as number]) : W.pos; // [L, D]
-  return g.add(linear(g, W, 'embed', tokens), g.matmul(oneHotRows(g, ids, pos.shape[0] as number, cfg.dtype), pos)); // [N, T, D]
+  const pos = patchPos(g, W, cls);                                               // [L, D]
+  const rows = g.matmul(oneHotRows(g, ids, pos.shape[0] as number, cfg.dtype), pos); // [N, T, D]
+  return g.add(patchTokens(g, W, gatherTokens(g, patches, ids), cfg), rows);      // [N, T, D]
 }
 
 /**

@@ -2,6 +2,7 @@
 import { loadInitialWeights, Artifacts } from '../../src/artifacts/load.js';
 import { drawMasks } from '../../src/algorithm/masking.js';
 import { Rng } from '../../src/data/rng.js';
+import type { Session } from '../../src/runtime/session.js';
 import { HostTensor, hostTensor, scalarTensor } from '../../src/runtime/tensor.js';
 import { typedArrayFor } from '../../src/graph/types.js';
 
@@ -61,4 +62,9 @@ export function stateFeeds(a: Artifacts, kinds: readonly string[], seed = 7): Re
     }
   }
   return out;
+}
+
+/** The feeds a session takes, by its input names. */
+export function pickFeeds(s: Session, feeds: Record<string, HostTensor>): Record<string, HostTensor> {
+  return Object.fromEntries(s.inputNames.map((n) => [n, feeds[n]]));
 }
