@@ -10,8 +10,11 @@ export interface Preset {
   dim: number; depth: number; heads: number;          // encoder
   decDim: number; decDepth: number; decHeads: number; // MAE decoder
   mlpRatio: number;
-  /** A convolutional tokenizer inside each patch before the linear embedding (stem.ts); absent: pixels are embedded. */
-  stem?: { channels: number };
+  /**
+   * A convolutional tokenizer before the linear embedding (stem.ts): F channels, convolving inside each patch (span
+   * 'patch', the default) or across the image ('image'); absent: pixels are embedded.
+   */
+  stem?: { channels: number; span?: 'patch' | 'image' };
   note?: string;
   // Options below are all optional; absent, each takes the value that reproduces the presets written before it.
   /** A learned CLS token before the patch tokens (ViT-MAE has one; default false). */
@@ -116,6 +119,9 @@ export function modelConfigOf(preset: Preset, imageSize: number, channels: numbe
   }
   if (preset.stem && !(preset.patch % 2 === 0 && Number.isInteger(preset.stem.channels) && preset.stem.channels > 0)) {
     throw new ConfigError(`preset ${preset.name}: a conv stem needs an even patch (its 2×2 pooling stays inside the patch) and stem.channels a positive integer`);
+  }
+  if (preset.stem?.span !== undefined && !['patch', 'image'].includes(preset.stem.span)) {
+    throw new ConfigError(`preset ${preset.name}: stem.span must be "patch" or "image", got ${JSON.stringify(preset.stem.span)}`);
   }
   checkArch(preset, channels);
   const cfg = { preset, imageSize, channels, classes, dtype, maskRatio };

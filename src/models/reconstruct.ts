@@ -4,7 +4,7 @@
 import { Graph } from '../graph/builder.js';
 import { ParamSpec, paramInputs } from './params.js';
 import { ModelConfig, keepCount, numPatches } from './presets.js';
-import { BuildOptions, maePredict, normalizeImages, patchify } from './vit.js';
+import { BuildOptions, maePredict, normalizeImages } from './vit.js';
 
 /**
  * Inputs: `p.<name>` for every parameter, `images` uint8 [n, C, H, W], `ids_keep` int64 [n, Lk], `ids_restore` int64
@@ -17,7 +17,6 @@ export function buildReconstruct(cfg: ModelConfig, specs: readonly ParamSpec[], 
   const images = g.input('images', 'uint8', [n, cfg.channels, cfg.imageSize, cfg.imageSize], 'uint8 images NCHW');
   const idsKeep = g.input('ids_keep', 'int64', [n, keepCount(cfg)], 'visible patch indices per image');
   const idsRestore = g.input('ids_restore', 'int64', [n, numPatches(cfg)], 'inverse of the patch shuffle');
-  const patches = patchify(g, cfg, normalizeImages(g, cfg, images));                // [n, L, P]
-  g.output(maePredict(g, cfg, p, patches, { idsKeep, idsRestore }, opts), 'pred', 'predicted patches [n, L, P], normalized-pixel units');
+  g.output(maePredict(g, cfg, p, normalizeImages(g, cfg, images), { idsKeep, idsRestore }, opts), 'pred', 'predicted patches [n, L, P], normalized-pixel units');
   return g;
 }

@@ -5,7 +5,7 @@ import { Graph } from '../graph/builder.js';
 import { FloatDType, Tensor } from '../graph/types.js';
 import { ParamSet } from './params.js';
 import { ModelConfig, arch, numPatches } from './presets.js';
-import { convStem } from './stem.js';
+import { convStem, stemHalo, stemWindows } from './stem.js';
 
 export interface BuildOptions {
   /** Replace Erf by a float64 series built from standard operators (ORT has no float64 Erf kernel); for gradient checks. */
@@ -32,6 +32,28 @@ export function patchify(g: Graph, cfg: ModelConfig, x: Tensor): Tensor {
   const t = g.reshape(x, [0, c, h, p, h, p]);                                  // [N, C, h, p, w, p]
   const u = g.transpose(t, [0, 2, 4, 3, 5, 1]);                                // [N, h, w, p, p, C]
   return g.reshape(u, [0, h * h, p * p * c]);                                  // [N, L, P]
+}
+
+/**
+ * What the embedding takes per patch from normalized images [N, C, H, W]: the patch's pixels [N, L, P] (patchify),
+ * or with a conv stem spanning the image, the patch's window with its neighbours' one-pixel ring [N, L, (p+2)²·C].
+ */
+export function tokenInput(g: Graph, cfg: ModelConfig, x: Tensor): Tensor {
+  return cfg.preset.stem && stemHalo(cfg.preset.stem) ? stemWindows(g, cfg, x) : patchify(g, cfg, x);
+}
+
+/**
+ * The MAE encoder's input: `patches` itself, unless the stem spans the image; then the windows of the image whose
+ * hidden patches (those not in idsKeep [N, Lk]) are zeroed, so no visible token sees a hidden patch's pixels.
+ */
+function encoderInput(g: Graph, cfg: ModelConfig, x: Tensor, patches: Tensor, idsKeep: Tensor): Tensor {
+  if (!(cfg.preset.stem && stemHalo(cfg.preset.stem))) return patches;
+  const p = cfg.preset.patch;
+  const h = cfg.imageSize / p;
+  const visible = g.reduceSum(oneHotRows(g, idsKeep, h * h, cfg.dtype), [1], false);       // [N, L]: 1 where visible
+  const grid = g.reshape(visible, [0, 1, h, 1, h, 1]);                                     // [N, 1, h, 1, w, 1]
+  const shown = g.mul(g.reshape(x, [0, cfg.channels, h, p, h, p]), grid);                 // [N, C, h, p, w, p]
+  return stemWindows(g, cfg, g.reshape(shown, [0, cfg.channels, cfg.imageSize, cfg.imageSize]));
 }
 
 /** x·W + b; without a `${name}.bias` parameter (qkv_bias false), x·W. */
@@ -173,7 +195,7 @@ export function encode(g: Graph, cfg: ModelConfig, W: ParamSet, tokens: Tensor, 
 /** The encoder on the whole image: uint8 images [N, C, H, W] → last hidden state after the final norm [N, T, D]. */
 export function features(g: Graph, cfg: ModelConfig, W: ParamSet, images: Tensor, opts: BuildOptions = {}, drop?: Tensor): Tensor {
   const cls = arch(cfg.preset).cls;
-  const tokens = embed(g, W, patchify(g, cfg, normalizeImages(g, cfg, images)), cfg, cls);          // [N, L, D]
+  const tokens = embed(g, W, tokenInput(g, cfg, normalizeImages(g, cfg, images)), cfg, cls);        // [N, L, D]
   return encode(g, cfg, W, cls ? prependCls(g, W, tokens) : tokens, opts, drop);               // [N, T, D]
 }
 
@@ -213,26 +235,27 @@ function gatherTokens(g: Graph, x: Tensor, ids: Tensor): Tensor {
 
 /**
  * MAE's encoder on the visible patches and its decoder over all positions (forward_encoder + forward_decoder):
- * patches [N, L, P] of normalized pixels → predicted patches [N, L, P], in the reconstruction target's units.
+ * normalized images [N, C, H, W] → predicted patches [N, L, P], in the reconstruction target's units.
  */
-export function maePredict(g: Graph, cfg: ModelConfig, W: ParamSet, patches: Tensor, m: Pick<Masking, 'idsKeep' | 'idsRestore'>,
+export function maePredict(g: Graph, cfg: ModelConfig, W: ParamSet, x: Tensor, m: Pick<Masking, 'idsKeep' | 'idsRestore'>,
   opts: BuildOptions = {}): Tensor {
-  return maeEncodeDecode(g, cfg, W, patches, m, opts).pred;
+  return maeEncodeDecode(g, cfg, W, x, patchify(g, cfg, x), m, opts).pred;
 }
 
 /**
- * maePredict, also returning the encoder's output. With a CLS token it goes first through the encoder and the
+ * maePredict, also returning the encoder's output; `images` normalized [N, C, H, W], `patches` their patchify. With
+ * a CLS token it goes first through the encoder and the
  * decoder and is dropped from the prediction, as in ViT-MAE.
  */
-function maeEncodeDecode(g: Graph, cfg: ModelConfig, W: ParamSet, patches: Tensor, m: Pick<Masking, 'idsKeep' | 'idsRestore'>,
-  opts: BuildOptions): { latent: Tensor; pred: Tensor } {
+function maeEncodeDecode(g: Graph, cfg: ModelConfig, W: ParamSet, images: Tensor, patches: Tensor,
+  m: Pick<Masking, 'idsKeep' | 'idsRestore'>, opts: BuildOptions): { latent: Tensor; pred: Tensor } {
   const a = arch(cfg.preset);
   const L = numPatches(cfg);
   const n = patches.shape[0] as number;
   const lk = m.idsKeep.shape[1] as number;
   const E = cfg.preset.decDim;
   const c = a.cls ? 1 : 0;
-  const visible = embedAt(g, W, patches, m.idsKeep, cfg, a.cls);             // [N, Lk, D]
+  const visible = embedAt(g, W, encoderInput(g, cfg, images, patches, m.idsKeep), m.idsKeep, cfg, a.cls); // [N, Lk, D]
   const latent = encode(g, cfg, W, a.cls ? prependCls(g, W, visible) : visible, opts); // [N, c+Lk, D]
   const x = linear(g, W, 'dec.embed', latent);                              // [N, c+Lk, E]
   const maskTokens = g.expand(W['dec.mask_token'], [n, L - lk, E]);         // [N, L−Lk, E]
@@ -264,8 +287,9 @@ export function maeForward(g: Graph, cfg: ModelConfig, W: ParamSet, images: Tens
   opts: BuildOptions = {}): MaeOutputs {
   const dt = cfg.dtype;
   const a = arch(cfg.preset);
-  const patches = patchify(g, cfg, normalizeImages(g, cfg, images));       // [N, L, P]
-  const { latent, pred } = maeEncodeDecode(g, cfg, W, patches, m, opts);   // [N, c+Lk, D], [N, L, P]
+  const x = normalizeImages(g, cfg, images);                                // [N, C, H, W]
+  const patches = patchify(g, cfg, x);                                      // [N, L, P]
+  const { latent, pred } = maeEncodeDecode(g, cfg, W, x, patches, m, opts); // [N, c+Lk, D], [N, L, P]
   let target = patches;
   if (a.normPixLoss) {
     // Each patch normalized by its own mean and (unbiased) variance, as MAE's norm_pix_loss.
