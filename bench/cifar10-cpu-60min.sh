@@ -4,7 +4,8 @@
 #
 # Usage: bash bench/cifar10-cpu-60min.sh CIFAR10_DIR OUT [GATED_STEPS] [LABELS_ONLY_WALL_STEPS] [-- train flags]
 #   Environment: PRESET (default vit-micro-d2-p4-convstem32), BATCH_UNLABELED (unlabeled images per step, default 48;
-#   the labeled batch is 16), STRONG_CAPACITY (export --strong-capacity: strong views classified per step; default all).
+#   the labeled batch is 16), STRONG_CAPACITY (export --strong-capacity: strong views classified per step; default all),
+#   TTA=flip (each run is also evaluated with eval --tta flip, its mirror images averaged in; both figures reported).
 #   CIFAR10_DIR: the JPEG folder (train/<class>/*.jpg, test/<class>/*.jpg), e.g. ../shared/data/cifar10-jpg.tar.gz
 #   unpacked. 500 labels and 50 validation images per class come out of train/, the other 44,500 train/ images are the
 #   unlabeled set; test/ is read once per run, for the final figure.
@@ -29,7 +30,7 @@ node dist/src/cli/main.js export --preset "${PRESET:-vit-micro-d2-p4-convstem32}
   --batch-unlabeled "${BATCH_UNLABELED:-48}" ${STRONG_CAPACITY:+--strong-capacity "$STRONG_CAPACITY"} --out "$art" | tail -n 1
 bench() { # NAME METHOD STEPS
   node dist/bench/label-efficiency.js --artifacts "$art" --labeled "$data/train" --test "$data/test" \
-    --labels-per-class 500 --val-per-class 50 --methods "$2" --seeds 0 --steps "$3" --parallel 1 --threads 1 \
+    --labels-per-class 500 --val-per-class 50 --methods "$2" --seeds 0 --steps "$3" --parallel 1 --threads 1 --tta "${TTA:-none}" \
     --out "$out/$1" -- "${recipe[@]}" >"$out/$1.log" 2>&1
 }
 bench ssmae ssmae "$steps" & a=$!
@@ -44,7 +45,8 @@ runs+=(labels-only-same-steps)
     node -e '
       const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").at(-1));
       const f = (x) => x == null ? "-" : (100 * x).toFixed(2) + "%";
-      console.log(`${process.argv[2]}: ${r.steps} steps, test ${f(r.test_acc)} of ${r.test_n}, train ${(r.train_s / 60).toFixed(1)} min` +
+      console.log(`${process.argv[2]}: ${r.steps} steps, test ${f(r.test_acc)} of ${r.test_n}` +
+        (r.test_acc_flip == null ? "" : ` (${f(r.test_acc_flip)} with --tta flip)`) + `, train ${(r.train_s / 60).toFixed(1)} min` +
         ` (decoding included), gate opened at ${r.gate_open_step ?? "-"}, pseudo-labels ${f(r.pseudo_precision)} right at mask rate ${f(r.pseudo_mask_rate)}`);
     ' "$out/$r/results.jsonl" "$r" || rc=1
   done

@@ -1,9 +1,9 @@
 // Accuracy of a trained run on the hidden labels of its own unlabeled training images: the split is rebuilt from
 // the run's config.json (source, --labels-per-class, --val-per-class, seed), the model classifies every unlabeled
 // image, and the labels training never saw score it. For choosing settings without reading a test split.
-//   node dist/bench/hidden-accuracy.js --run RUN [--threads 1] [--max 10000]
+//   node dist/bench/hidden-accuracy.js --run RUN [--threads 1] [--max 10000] [--tta flip]
 import path from 'node:path';
-import { Classifier, predictions } from '../src/algorithm/classifier.js';
+import { Classifier, predictions, type Tta } from '../src/algorithm/classifier.js';
 import { loadTrainingData } from '../src/algorithm/data.js';
 import { loadRun } from '../src/algorithm/run.js';
 
@@ -16,6 +16,7 @@ const dir = arg('run', '');
 if (!dir) { console.error('hidden-accuracy: --run RUN is required'); process.exit(2); }
 const threads = Number(arg('threads', '1'));
 const max = Number(arg('max', '10000')); // the first N unlabeled images (the split's order is already shuffled by seed)
+const tta = arg('tta', 'none') as Tta;
 const run = loadRun(dir);
 const cfg = run.config;
 const m = run.artifacts.manifest;
@@ -27,9 +28,9 @@ const data = await loadTrainingData({
 const u = data.unlabeled;
 if (!u.hiddenLabels) { console.error(`hidden-accuracy: ${dir}'s unlabeled images have no hidden labels`); process.exit(2); }
 const n = Math.min(max, u.n);
-const clf = await Classifier.create(run.artifacts, run.weights, { threads });
+const clf = await Classifier.create(run.artifacts, run.weights, { threads, tta });
 const { label } = predictions(await clf.logits(u.images, n), m.classes);
 await clf.release();
 let hit = 0;
 for (let i = 0; i < n; i++) if (label[i] === u.hiddenLabels[i]) hit++;
-console.log(JSON.stringify({ run: dir, step: run.step, hidden_accuracy: hit / n, n, of: u.n }));
+console.log(JSON.stringify({ run: dir, step: run.step, hidden_accuracy: hit / n, n, of: u.n, tta }));

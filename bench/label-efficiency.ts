@@ -57,7 +57,7 @@ function finishedResult(dir: string): RunResult | null {
 }
 
 /** One method × seed: trains (resuming the checkpoint an interrupted run left), tests, writes RUN/result.json. */
-async function runJob(job: Job, out: string, test: string, exec: string[]): Promise<RunResult> {
+async function runJob(job: Job, out: string, test: string, exec: string[], tta: 'none' | 'flip'): Promise<RunResult> {
   const dir = path.join(out, job.run);
   const resultFile = path.join(dir, 'result.json');
   fs.mkdirSync(dir, { recursive: true });
@@ -87,7 +87,15 @@ async function runJob(job: Job, out: string, test: string, exec: string[]): Prom
   } catch {
     return finish({ ...base, error: `eval printed no JSON result: ${ev.stdout.trim().slice(-300)}` });
   }
-  return finish({ ...base, ...runFacts(dir), status: 'ok', steps: e.step, test_acc: e.accuracy, test_n: e.n });
+  const r: RunResult = { ...base, ...runFacts(dir), status: 'ok', steps: e.step, test_acc: e.accuracy, test_n: e.n };
+  if (tta === 'flip') {
+    // The same weights once more, each test image averaged with its mirror image (both figures are reported).
+    const flipLog = path.join(dir, 'eval-flip.log');
+    const f = await ssmae(['eval', '--run', dir, '--data', test, '--json', '--tta', 'flip', '--confusion', path.join(dir, 'confusion-flip.csv'), ...exec], flipLog, true);
+    if (f.code !== 0) return finish({ ...r, status: 'failed', error: `eval --tta flip exited with code ${f.code}: ${logTail(flipLog)}` });
+    r.test_acc_flip = (JSON.parse(f.stdout.trim().split('\n').at(-1) ?? '') as { accuracy: number }).accuracy;
+  }
+  return finish(r);
 }
 
 /** A finished or interrupted run made with other settings is never mixed into this benchmark. */
@@ -120,6 +128,7 @@ async function main(): Promise<void> {
     .option('parallel', { type: 'number', default: 1, describe: 'trainings at once' })
     .option('threads', { type: 'number', describe: 'intra-op threads per train (and eval) process' })
     .option('device', { choices: DEVICES, default: 'cpu' as const, describe: 'execution provider for train and eval' })
+    .option('tta', { choices: ['none', 'flip'] as const, default: 'none' as const, describe: 'flip: also evaluate each run with eval --tta flip (test_acc_flip beside test_acc)' })
     .example('$0 --artifacts artifacts/fmnist --labeled fashion-mnist:train --test fashion-mnist:test --labels-per-class 100 --out runs/bench -- --lr 2e-3 --flip', '')
     .strict()
     .fail((msg, err) => {
@@ -168,7 +177,7 @@ async function main(): Promise<void> {
       const t0 = Date.now();
       if (!earlier) console.error(`started  ${tag} (log: ${path.join(a.out, j.run, 'train.log')})`);
       // A finished run's log-derived figures are read again, so results written by older code gain new fields.
-      const r = earlier ? { ...earlier, ...runFacts(path.join(a.out, j.run)) } : await runJob(j, a.out, s.test, exec);
+      const r = earlier ? { ...earlier, ...runFacts(path.join(a.out, j.run)) } : await runJob(j, a.out, s.test, exec, a.tta);
       results.set(j, r);
       save();
       const what = r.status === 'ok' ? `test ${((r.test_acc as number) * 100).toFixed(2)}%` : `FAILED: ${r.error}`;

@@ -13,6 +13,7 @@ export interface RunResult {
   steps: number | null;              // the step the evaluated weights were saved at
   test_acc: number | null;
   test_n: number | null;
+  test_acc_flip?: number | null;     // with --tta flip: the same weights, each test image averaged with its mirror image
   val_acc: number | null;            // last validation accuracy (the gate's split)
   pseudo_labels: boolean;            // the method trains on pseudo-labels at all (λu > 0 in its resolved config)
   gate_open_step: number | null;     // first gate decision that opened it; null: never opened, or no gate at all

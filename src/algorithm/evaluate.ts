@@ -2,7 +2,7 @@
 // `eval`, `check` and `report`, so the numbers a CI gate compares are the ones `eval` prints.
 import type { ImageSet } from '../data/types.js';
 import type { Device } from '../runtime/session.js';
-import { Classifier, predictions } from './classifier.js';
+import { Classifier, predictions, type Tta } from './classifier.js';
 import type { Run } from './run.js';
 
 export interface Evaluation {
@@ -16,10 +16,12 @@ export interface Evaluation {
   confusion: number[][];
   /** The run's step the weights come from. */
   step: number;
+  /** Test-time augmentation the predictions were made with. */
+  tta: Tta;
 }
 
 export async function evaluateRun(run: Run, set: ImageSet,
-  opts: { device?: Device; threads?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<Evaluation> {
+  opts: { device?: Device; threads?: number; tta?: Tta; onProgress?: (done: number, total: number) => void } = {}): Promise<Evaluation> {
   const m = run.artifacts.manifest;
   const clf = await Classifier.create(run.artifacts, run.weights, opts);
   let label: Int32Array;
@@ -28,11 +30,11 @@ export async function evaluateRun(run: Run, set: ImageSet,
   } finally {
     await clf.release();
   }
-  return evaluationOf(run.classes, set.labels, label, set.skipped.length, run.step);
+  return { ...evaluationOf(run.classes, set.labels, label, set.skipped.length, run.step), tta: opts.tta ?? 'none' };
 }
 
 /** The figures from true and predicted labels (both class indices into `classes`). */
-export function evaluationOf(classes: string[], truth: Int32Array, predicted: Int32Array, skipped: number, step: number): Evaluation {
+export function evaluationOf(classes: string[], truth: Int32Array, predicted: Int32Array, skipped: number, step: number): Omit<Evaluation, 'tta'> {
   const K = classes.length;
   const confusion = Array.from({ length: K }, () => new Array<number>(K).fill(0));
   for (let i = 0; i < truth.length; i++) confusion[truth[i]][predicted[i]]++;

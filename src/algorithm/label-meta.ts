@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sha256File } from '../artifacts/files.js';
 import { TOOL_VERSION } from '../artifacts/version.js';
+import type { Tta } from './classifier.js';
 import type { Run } from './run.js';
 import { CHECKPOINT_FILE } from './checkpoint.js';
 import type { Counts } from './label-journal.js';
@@ -14,7 +15,10 @@ import type { LabelFormat } from './label-rows.js';
 export const META_FORMAT = 'ssmae-labels/1';
 
 export interface ModelProvenance {
-  /** sha256 over eval.onnx's sha256 and every weight it is fed (name and bytes, in the graph's input order). */
+  /**
+   * sha256 over eval.onnx's sha256 and every weight it is fed (name and bytes, in the graph's input order), and the
+   * test-time augmentation when there is one: the same weights with and without it label differently.
+   */
   sha256: string;
   run: string;
   step: number;
@@ -24,6 +28,8 @@ export interface ModelProvenance {
   image_size: number;
   channels: number;
   eval_graph_sha256: string;
+  /** Test-time augmentation of the predictions (absent in files written before it existed: none). */
+  tta?: Tta;
 }
 
 export interface InputProvenance { spec: string; resolved: string; items: number; fingerprint: string }
@@ -51,7 +57,7 @@ export interface LabelMeta {
 
 export function metaFile(out: string): string { return `${out}.meta.json`; }
 
-export function modelProvenance(run: Run): ModelProvenance {
+export function modelProvenance(run: Run, tta: Tta = 'none'): ModelProvenance {
   const m = run.artifacts.manifest;
   const evalSha = m.files[m.graphs.eval.file];
   const h = crypto.createHash('sha256').update(`${evalSha}\n`);
@@ -60,6 +66,7 @@ export function modelProvenance(run: Run): ModelProvenance {
     const w = run.weights.get(input.name.slice(2))!;
     h.update(`${input.name}\0${w.constructor.name}\0`).update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
   }
+  if (tta !== 'none') h.update(`tta\0${tta}\0`);
   return {
     sha256: h.digest('hex'),
     run: path.resolve(run.dir),
@@ -70,6 +77,7 @@ export function modelProvenance(run: Run): ModelProvenance {
     image_size: m.imageSize,
     channels: m.channels,
     eval_graph_sha256: evalSha,
+    tta,
   };
 }
 

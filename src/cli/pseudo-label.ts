@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Classifier } from '../algorithm/classifier.js';
+import { Classifier, TTAS, type Tta } from '../algorithm/classifier.js';
 import { posInt } from '../algorithm/config.js';
 import { modelProvenance } from '../algorithm/label-meta.js';
 import { LABEL_FORMATS, LabelFormat } from '../algorithm/label-rows.js';
@@ -35,6 +35,7 @@ export function pseudoLabelCommand(y: Argv) {
       .option('only-accepted', { type: 'boolean', default: false, describe: 'write only rows at or above --threshold (rejected and unreadable files are then only counted in the meta)' })
       .option('shard', { type: 'string', describe: 'i/N: process only the i-th of N contiguous slices of the listing (deterministic); merge the N outputs with ssmae merge-labels' })
       .option('batch', { type: 'number', describe: 'images decoded and classified together; memory grows with it (ONNX Runtime\'s activations: ~7 MB per 224×224 image), not with the dump. Default: 256 up to 64×64 pixels, then 2^20 / side² (20 at 224×224). A resumed job must use the same value' })
+      .option('tta', { choices: TTAS, default: 'none' as Tta, describe: 'test-time augmentation: flip also classifies each image\'s mirror image and averages the two softmax outputs (twice the time; for photos, not digits or text). Recorded in OUT.meta.json; shards to be merged must agree' })
       .option('device', { choices: DEVICES, default: 'cpu' as Device, describe: 'execution provider' })
       .option('threads', { type: 'number', describe: 'intra-op threads (default: all cores); 1 lets several jobs share a machine' })
       .example('$0 pseudo-label --run runs/pets --input dump/ --out labels.csv --threshold 0.95', 'label a folder')
@@ -53,7 +54,7 @@ export function pseudoLabelCommand(y: Argv) {
       for (const w of items.warnings.slice(0, 20)) console.error(w);
       if (items.total === 0) throw new UsageError(`--input ${a.input} holds no files to label`);
       const [start, end] = shard ? shardRange(items.total, shard) : [0, items.total];
-      const clf = await Classifier.create(run.artifacts, run.weights, { device: a.device, threads: a.threads });
+      const clf = await Classifier.create(run.artifacts, run.weights, { device: a.device, threads: a.threads, tta: a.tta });
       const stop = new GracefulStop('finishing the batch in flight and its journal line');
       stop.arm();
       const t0 = Date.now();
@@ -61,7 +62,7 @@ export function pseudoLabelCommand(y: Argv) {
         const r = await pseudoLabel({
           out: a.out, format: a.format, threshold: a.threshold, onlyAccepted: a['only-accepted'], batch, items,
           shard: { index: shard?.index ?? null, count: shard?.count ?? null, start, end },
-          classifier: clf, classes: run.classes, model: modelProvenance(run), stop,
+          classifier: clf, classes: run.classes, model: modelProvenance(run, a.tta), stop,
           onProgress: tenths(`pseudo-label ${a.out}`, 'images'), log: (s) => console.error(s),
         }).catch((e: unknown) => { throw asWriteError(a.out, e); });
         const secs = Math.max((Date.now() - t0) / 1000, 1e-3);
