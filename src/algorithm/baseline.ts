@@ -24,6 +24,8 @@ export interface Baseline {
   data: string;
   n: number;
   run: { dir: string; step: number };
+  /** Test-time augmentation of the measured accuracy (absent in baselines written before it existed: 'none'). */
+  tta?: 'none' | 'flip';
   figures: Figures;
 }
 
@@ -127,8 +129,9 @@ export function compare(base: Figures, now: Figures, tol: Tolerance): Comparison
   ];
 }
 
-export function makeBaseline(figures: Figures, data: string, n: number, run: { dir: string; step: number }): Baseline {
-  return { format: BASELINE_FORMAT, tool: `ssmae ${TOOL_VERSION}`, created: new Date().toISOString(), data, n, run, figures };
+export function makeBaseline(figures: Figures, data: string, n: number, run: { dir: string; step: number },
+  tta: 'none' | 'flip' = 'none'): Baseline {
+  return { format: BASELINE_FORMAT, tool: `ssmae ${TOOL_VERSION}`, created: new Date().toISOString(), data, n, run, tta, figures };
 }
 
 /** Reads and checks a baseline file; every problem is a UsageError naming the file and the field. */
@@ -148,6 +151,7 @@ export function readBaseline(file: string): Baseline {
   field('format', b?.format === BASELINE_FORMAT, `${BASELINE_FORMAT}`);
   field('data', typeof b.data === 'string', 'a source string');
   field('n', Number.isInteger(b.n) && b.n > 0, 'a positive image count');
+  field('tta', b.tta === undefined || b.tta === 'none' || b.tta === 'flip', '"none" or "flip"');
   const f = b.figures;
   field('figures', typeof f === 'object' && f !== null, 'an object');
   const fraction = (v: unknown) => typeof v === 'number' && v >= 0 && v <= 1;

@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Comparison, Figures, compare, defaultTolerance, makeBaseline, parseTolerance, readBaseline } from '../algorithm/baseline.js';
+import { TTAS, type Tta } from '../algorithm/classifier.js';
 import { posInt } from '../algorithm/config.js';
 import { Evaluation, evaluateRun } from '../algorithm/evaluate.js';
 import { readGateLog, readMetrics } from '../algorithm/metrics.js';
@@ -25,6 +26,7 @@ export function checkCommand(y: Argv) {
       .option('tolerance', { type: 'string', describe: 'how far a figure may fall before it fails, as fractions (0.01 = one point): one number for accuracy, per-class and precision, or accuracy=0.01,per-class=0.05,precision=0.02,gate-steps=N. Defaults: those four, with N = the run\'s --eval-every (the gate opening one evaluation later)' })
       .option('junit', { type: 'string', describe: 'also write the comparison as JUnit XML (a test case per figure) for GitHub Actions, GitLab or Jenkins to display' })
       .option('cache-dir', { type: 'string', describe: 'decode --data into this folder and read the images from there by offset (memory then holds a batch, not the set; a second command on the same data decodes nothing). Default: decoded into memory' })
+      .option('tta', { choices: TTAS, default: 'none' as Tta, describe: 'with --data: test-time augmentation, as eval --tta (the baseline records it; a check with another one is refused)' })
       .option('device', { choices: DEVICES, default: 'cpu' as Device, describe: 'execution provider' })
       .option('threads', { type: 'number', describe: 'intra-op threads (default: all cores)' })
       .example('$0 check --run runs/ci --data mnist:test --baseline ci/baseline.json --write-baseline', 'record a baseline once')
@@ -38,19 +40,24 @@ export function checkCommand(y: Argv) {
       const t0 = Date.now();
       const run = loadRun(a.run);
       const tolerance = parseTolerance(a.tolerance, defaultTolerance(run.config.evalEvery));
-      const { evaluation, data } = a.data !== undefined
-        ? { evaluation: await evaluateOn(run, a.data, a.device, a.threads, a['cache-dir']), data: a.data }
-        : readEvaluation(a.evaluation!, run);
+      // The baseline and a saved evaluation are read first: bad input fails before any image is decoded.
+      const base = a['write-baseline'] ? null : readBaseline(a.baseline);
+      const saved = a.evaluation !== undefined ? readEvaluation(a.evaluation, run) : null;
+      const tta = saved ? saved.evaluation.tta : a.tta;
+      if (base && (base.tta ?? 'none') !== tta) {
+        throw new UsageError(`baseline ${a.baseline} was measured with --tta ${base.tta ?? 'none'}, this check with --tta ${tta}; ` +
+          `check with --tta ${base.tta ?? 'none'}, or write a new baseline with --write-baseline`);
+      }
+      const { evaluation, data } = saved ?? { evaluation: await evaluateOn(run, a.data!, a.device, a.threads, a['cache-dir'], tta), data: a.data! };
       const figures = runFigures(run, evaluation);
-      if (a['write-baseline']) {
+      if (!base) {
         fs.mkdirSync(path.dirname(path.resolve(a.baseline)), { recursive: true });
-        writeFileAtomic(a.baseline, JSON.stringify(makeBaseline(figures, data, evaluation.n, { dir: a.run, step: run.step }), null, 2) + '\n');
+        writeFileAtomic(a.baseline, JSON.stringify(makeBaseline(figures, data, evaluation.n, { dir: a.run, step: run.step }, evaluation.tta), null, 2) + '\n');
         console.log(`wrote baseline ${a.baseline}: accuracy ${pct(figures.accuracy)} on ${evaluation.n} images of ${data}, ` +
           `pseudo-label precision ${figures.pseudo_precision === null ? 'not measured' : pct(figures.pseudo_precision)}, ` +
           `gate opened ${figures.gate_opened_at === null ? 'never' : `at step ${figures.gate_opened_at}`}`);
         return;
       }
-      const base = readBaseline(a.baseline);
       if (base.n !== evaluation.n) {
         throw new UsageError(`baseline ${a.baseline} was measured on ${base.n} images of ${base.data}, this check on ${evaluation.n} of ${data}; ` +
           'check on the same data, or write a new baseline with --write-baseline');
@@ -81,11 +88,12 @@ export function checkCommand(y: Argv) {
     });
 }
 
-async function evaluateOn(run: Run, data: string, device: Device, threads: number | undefined, cacheDir: string | undefined): Promise<Evaluation> {
+async function evaluateOn(run: Run, data: string, device: Device, threads: number | undefined, cacheDir: string | undefined,
+  tta: Tta): Promise<Evaluation> {
   const m = run.artifacts.manifest;
   const set = await loadSource(data, { size: m.imageSize, channels: m.channels as 1 | 3, labeled: true, classes: run.classes,
     cacheDir, onProgress: decodeProgress(data) });
-  return evaluateRun(run, set, { device, threads });
+  return evaluateRun(run, set, { device, threads, tta });
 }
 
 /** The JSON of `ssmae eval --json`, checked field by field. */
@@ -102,7 +110,8 @@ function readEvaluation(file: string, run: Run): { evaluation: Evaluation; data:
   if (typeof e.per_class !== 'object' || e.per_class === null) throw bad('per_class', 'an object of class → accuracy');
   const unknown = Object.keys(e.per_class).filter((c) => !run.classes.includes(c));
   if (unknown.length) throw new UsageError(`--evaluation ${file} has classes the run does not (${unknown.join(', ')}); was it made by another run?`);
-  return { evaluation: e, data: e.data ?? file };
+  if (e.tta !== undefined && !TTAS.includes(e.tta)) throw bad('tta', '"none" or "flip"');
+  return { evaluation: { ...e, tta: e.tta ?? 'none' }, data: e.data ?? file };
 }
 
 function runFigures(run: Run, e: Evaluation): Figures {
