@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { TTAS, type Tta } from '../src/algorithm/classifier.js';
 import { writeFileAtomic } from '../src/artifacts/files.js';
 import { DEVICES } from '../src/runtime/session.js';
 import { benchTitle, BenchSettings, RunResult, runFacts, summaryMarkdown } from './label-results.js';
@@ -57,7 +58,7 @@ function finishedResult(dir: string): RunResult | null {
 }
 
 /** One method × seed: trains (resuming the checkpoint an interrupted run left), tests, writes RUN/result.json. */
-async function runJob(job: Job, out: string, test: string, exec: string[], tta: 'none' | 'flip'): Promise<RunResult> {
+async function runJob(job: Job, out: string, test: string, exec: string[], tta: Tta): Promise<RunResult> {
   const dir = path.join(out, job.run);
   const resultFile = path.join(dir, 'result.json');
   fs.mkdirSync(dir, { recursive: true });
@@ -76,26 +77,33 @@ async function runJob(job: Job, out: string, test: string, exec: string[], tta: 
   const train = await ssmae(['train', ...job.settings, '--out', dir, '--resume', '--quiet', ...exec], trainLog);
   base.train_s = (Date.now() - t0) / 1000;
   if (train.code !== 0) return finish({ ...base, error: `train exited with code ${train.code}: ${logTail(trainLog)}` });
-  const evalLog = path.join(dir, 'eval.log');
   t0 = Date.now();
-  const ev = await ssmae(['eval', '--run', dir, '--data', test, '--json', ...exec], evalLog, true);
+  const ev = await evalJson(dir, test, exec, 'none');
   base.eval_s = (Date.now() - t0) / 1000;
-  if (ev.code !== 0) return finish({ ...base, error: `eval exited with code ${ev.code}: ${logTail(evalLog)}` });
-  let e: { accuracy: number; n: number; step: number };
-  try {
-    e = JSON.parse(ev.stdout.trim().split('\n').at(-1) ?? '');
-  } catch {
-    return finish({ ...base, error: `eval printed no JSON result: ${ev.stdout.trim().slice(-300)}` });
-  }
-  const r: RunResult = { ...base, ...runFacts(dir), status: 'ok', steps: e.step, test_acc: e.accuracy, test_n: e.n };
+  if (typeof ev === 'string') return finish({ ...base, error: ev });
+  const r: RunResult = { ...base, ...runFacts(dir), status: 'ok', steps: ev.step, test_acc: ev.accuracy, test_n: ev.n };
   if (tta === 'flip') {
     // The same weights once more, each test image averaged with its mirror image (both figures are reported).
-    const flipLog = path.join(dir, 'eval-flip.log');
-    const f = await ssmae(['eval', '--run', dir, '--data', test, '--json', '--tta', 'flip', '--confusion', path.join(dir, 'confusion-flip.csv'), ...exec], flipLog, true);
-    if (f.code !== 0) return finish({ ...r, status: 'failed', error: `eval --tta flip exited with code ${f.code}: ${logTail(flipLog)}` });
-    r.test_acc_flip = (JSON.parse(f.stdout.trim().split('\n').at(-1) ?? '') as { accuracy: number }).accuracy;
+    const f = await evalJson(dir, test, exec, 'flip');
+    if (typeof f === 'string') return finish({ ...r, status: 'failed', error: f });
+    r.test_acc_flip = f.accuracy;
   }
   return finish(r);
+}
+
+/** ssmae eval --json of a run on the test source (log and confusion matrix named by the tta): its figures, or why not. */
+async function evalJson(dir: string, test: string, exec: string[], tta: Tta): Promise<{ accuracy: number; n: number; step: number } | string> {
+  const what = tta === 'none' ? 'eval' : `eval --tta ${tta}`;
+  const suffix = tta === 'none' ? '' : `-${tta}`;
+  const log = path.join(dir, `eval${suffix}.log`);
+  const extra = tta === 'none' ? [] : ['--tta', tta, '--confusion', path.join(dir, `confusion${suffix}.csv`)];
+  const ev = await ssmae(['eval', '--run', dir, '--data', test, '--json', ...extra, ...exec], log, true);
+  if (ev.code !== 0) return `${what} exited with code ${ev.code}: ${logTail(log)}`;
+  try {
+    return JSON.parse(ev.stdout.trim().split('\n').at(-1) ?? '');
+  } catch {
+    return `${what} printed no JSON result: ${ev.stdout.trim().slice(-300)}`;
+  }
 }
 
 /** A finished or interrupted run made with other settings is never mixed into this benchmark. */
@@ -128,7 +136,7 @@ async function main(): Promise<void> {
     .option('parallel', { type: 'number', default: 1, describe: 'trainings at once' })
     .option('threads', { type: 'number', describe: 'intra-op threads per train (and eval) process' })
     .option('device', { choices: DEVICES, default: 'cpu' as const, describe: 'execution provider for train and eval' })
-    .option('tta', { choices: ['none', 'flip'] as const, default: 'none' as const, describe: 'flip: also evaluate each run with eval --tta flip (test_acc_flip beside test_acc)' })
+    .option('tta', { choices: TTAS, default: 'none' as Tta, describe: 'flip: also evaluate each run with eval --tta flip (test_acc_flip beside test_acc)' })
     .example('$0 --artifacts artifacts/fmnist --labeled fashion-mnist:train --test fashion-mnist:test --labels-per-class 100 --out runs/bench -- --lr 2e-3 --flip', '')
     .strict()
     .fail((msg, err) => {

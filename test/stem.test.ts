@@ -33,32 +33,32 @@ function stemCfg(channels: number, f: number, span: 'patch' | 'image' = 'patch')
 }
 
 /**
- * The stem across a whole image written out directly: image [C, S, S] (channel-major) → 3×3 conv (zero pad 1 at the
- * image's border) → ReLU → 2×2 max pool, then per p×p patch in row-major order its (qy, qx, f) features.
+ * A 3×3 convolution (taps ordered (ky, kx, c), zero padding 1 at the border of a size×size grid) + ReLU, written out:
+ * conv(y, x, o) for the pixels pixel(y, x, ch).
  */
-function referenceImageStem(img: number[], S: number, p: number, c: number, w: number[], b: number[], f: number): number[] {
-  const conv = (y: number, x: number, o: number) => {
+function reluConv3x3(pixel: (y: number, x: number, ch: number) => number, size: number, c: number, w: number[], b: number[], f: number) {
+  return (y: number, x: number, o: number) => {
     let s = b[o];
     for (let ky = 0; ky < 3; ky++) {
       for (let kx = 0; kx < 3; kx++) {
         const yy = y + ky - 1;
         const xx = x + kx - 1;
-        if (yy < 0 || yy >= S || xx < 0 || xx >= S) continue;
-        for (let ch = 0; ch < c; ch++) s += img[(ch * S + yy) * S + xx] * w[((ky * 3 + kx) * c + ch) * f + o];
+        if (yy < 0 || yy >= size || xx < 0 || xx >= size) continue;
+        for (let ch = 0; ch < c; ch++) s += pixel(yy, xx, ch) * w[((ky * 3 + kx) * c + ch) * f + o];
       }
     }
     return Math.max(0, s);
   };
+}
+
+/** 2×2 max pooling of conv over the p×p patch at (y0, x0): its (qy, qx, f) features. */
+function pooledPatch(conv: (y: number, x: number, o: number) => number, y0: number, x0: number, p: number, f: number): number[] {
   const out: number[] = [];
-  for (let i = 0; i < S / p; i++) {
-    for (let j = 0; j < S / p; j++) {
-      for (let qy = 0; qy < p / 2; qy++) {
-        for (let qx = 0; qx < p / 2; qx++) {
-          const y = i * p + 2 * qy;
-          const x = j * p + 2 * qx;
-          for (let o = 0; o < f; o++) out.push(Math.max(conv(y, x, o), conv(y, x + 1, o), conv(y + 1, x, o), conv(y + 1, x + 1, o)));
-        }
-      }
+  for (let qy = 0; qy < p / 2; qy++) {
+    for (let qx = 0; qx < p / 2; qx++) {
+      const y = y0 + 2 * qy;
+      const x = x0 + 2 * qx;
+      for (let o = 0; o < f; o++) out.push(Math.max(conv(y, x, o), conv(y, x + 1, o), conv(y + 1, x, o), conv(y + 1, x + 1, o)));
     }
   }
   return out;
@@ -66,26 +66,17 @@ function referenceImageStem(img: number[], S: number, p: number, c: number, w: n
 
 /** The stem written out directly: per patch [p, p, C] → 3×3 conv (zero pad 1) → ReLU → 2×2 max pool → (qy, qx, f). */
 function referenceStem(patch: number[], p: number, c: number, w: number[], b: number[], f: number): number[] {
-  const conv = (y: number, x: number, o: number) => {
-    let s = b[o];
-    for (let ky = 0; ky < 3; ky++) {
-      for (let kx = 0; kx < 3; kx++) {
-        const yy = y + ky - 1;
-        const xx = x + kx - 1;
-        if (yy < 0 || yy >= p || xx < 0 || xx >= p) continue;
-        for (let ch = 0; ch < c; ch++) s += patch[(yy * p + xx) * c + ch] * w[((ky * 3 + kx) * c + ch) * f + o];
-      }
-    }
-    return Math.max(0, s);
-  };
+  return pooledPatch(reluConv3x3((y, x, ch) => patch[(y * p + x) * c + ch], p, c, w, b, f), 0, 0, p, f);
+}
+
+/**
+ * The stem across a whole image written out directly: image [C, S, S] (channel-major) → 3×3 conv (zero pad 1 at the
+ * image's border) → ReLU → 2×2 max pool, then per p×p patch in row-major order its (qy, qx, f) features.
+ */
+function referenceImageStem(img: number[], S: number, p: number, c: number, w: number[], b: number[], f: number): number[] {
+  const conv = reluConv3x3((y, x, ch) => img[(ch * S + y) * S + x], S, c, w, b, f);
   const out: number[] = [];
-  for (let qy = 0; qy < p / 2; qy++) {
-    for (let qx = 0; qx < p / 2; qx++) {
-      for (let o = 0; o < f; o++) {
-        out.push(Math.max(conv(2 * qy, 2 * qx, o), conv(2 * qy, 2 * qx + 1, o), conv(2 * qy + 1, 2 * qx, o), conv(2 * qy + 1, 2 * qx + 1, o)));
-      }
-    }
-  }
+  for (let i = 0; i < S / p; i++) for (let j = 0; j < S / p; j++) out.push(...pooledPatch(conv, i * p, j * p, p, f));
   return out;
 }
 

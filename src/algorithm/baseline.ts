@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import { UsageError } from '../artifacts/files.js';
 import { TOOL_VERSION } from '../artifacts/version.js';
+import { TTAS, type Tta } from './classifier.js';
 
 export const BASELINE_FORMAT = 1;
 
@@ -25,7 +26,7 @@ export interface Baseline {
   n: number;
   run: { dir: string; step: number };
   /** Test-time augmentation of the measured accuracy (absent in baselines written before it existed: 'none'). */
-  tta?: 'none' | 'flip';
+  tta?: Tta;
   figures: Figures;
 }
 
@@ -130,7 +131,7 @@ export function compare(base: Figures, now: Figures, tol: Tolerance): Comparison
 }
 
 export function makeBaseline(figures: Figures, data: string, n: number, run: { dir: string; step: number },
-  tta: 'none' | 'flip' = 'none'): Baseline {
+  tta: Tta = 'none'): Baseline {
   return { format: BASELINE_FORMAT, tool: `ssmae ${TOOL_VERSION}`, created: new Date().toISOString(), data, n, run, tta, figures };
 }
 
@@ -151,7 +152,7 @@ export function readBaseline(file: string): Baseline {
   field('format', b?.format === BASELINE_FORMAT, `${BASELINE_FORMAT}`);
   field('data', typeof b.data === 'string', 'a source string');
   field('n', Number.isInteger(b.n) && b.n > 0, 'a positive image count');
-  field('tta', b.tta === undefined || b.tta === 'none' || b.tta === 'flip', '"none" or "flip"');
+  field('tta', b.tta === undefined || TTAS.includes(b.tta), TTAS.map((t) => `"${t}"`).join(' or '));
   const f = b.figures;
   field('figures', typeof f === 'object' && f !== null, 'an object');
   const fraction = (v: unknown) => typeof v === 'number' && v >= 0 && v <= 1;

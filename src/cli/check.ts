@@ -110,7 +110,7 @@ function readEvaluation(file: string, run: Run): { evaluation: Evaluation; data:
   if (typeof e.per_class !== 'object' || e.per_class === null) throw bad('per_class', 'an object of class → accuracy');
   const unknown = Object.keys(e.per_class).filter((c) => !run.classes.includes(c));
   if (unknown.length) throw new UsageError(`--evaluation ${file} has classes the run does not (${unknown.join(', ')}); was it made by another run?`);
-  if (e.tta !== undefined && !TTAS.includes(e.tta)) throw bad('tta', '"none" or "flip"');
+  if (e.tta !== undefined && !TTAS.includes(e.tta)) throw bad('tta', TTAS.map((t) => `"${t}"`).join(' or '));
   return { evaluation: { ...e, tta: e.tta ?? 'none' }, data: e.data ?? file };
 }
 

@@ -24,6 +24,9 @@ export type StemPreset = NonNullable<ModelConfig['preset']['stem']>;
 /** The one-pixel ring each patch's window carries beyond the patch: 0 for span 'patch', 1 for 'image'. */
 export function stemHalo(stem: StemPreset): number { return (stem.span ?? 'patch') === 'image' ? 1 : 0; }
 
+/** Whether the model's stem convolves across the image (its patches are fed as windows, `stemWindows`). */
+export function stemSpansImage(cfg: ModelConfig): boolean { return cfg.preset.stem !== undefined && stemHalo(cfg.preset.stem) === 1; }
+
 export const STEM_KERNEL = 3;
 
 /**

@@ -5,7 +5,7 @@ import { Graph } from '../graph/builder.js';
 import { FloatDType, Tensor } from '../graph/types.js';
 import { ParamSet } from './params.js';
 import { ModelConfig, arch, numPatches } from './presets.js';
-import { convStem, stemHalo, stemWindows } from './stem.js';
+import { convStem, stemSpansImage, stemWindows } from './stem.js';
 
 export interface BuildOptions {
   /** Replace Erf by a float64 series built from standard operators (ORT has no float64 Erf kernel); for gradient checks. */
@@ -39,7 +39,7 @@ export function patchify(g: Graph, cfg: ModelConfig, x: Tensor): Tensor {
  * or with a conv stem spanning the image, the patch's window with its neighbours' one-pixel ring [N, L, (p+2)²·C].
  */
 export function tokenInput(g: Graph, cfg: ModelConfig, x: Tensor): Tensor {
-  return cfg.preset.stem && stemHalo(cfg.preset.stem) ? stemWindows(g, cfg, x) : patchify(g, cfg, x);
+  return stemSpansImage(cfg) ? stemWindows(g, cfg, x) : patchify(g, cfg, x);
 }
 
 /**
@@ -47,7 +47,7 @@ export function tokenInput(g: Graph, cfg: ModelConfig, x: Tensor): Tensor {
  * hidden patches (those not in idsKeep [N, Lk]) are zeroed, so no visible token sees a hidden patch's pixels.
  */
 function encoderInput(g: Graph, cfg: ModelConfig, x: Tensor, patches: Tensor, idsKeep: Tensor): Tensor {
-  if (!(cfg.preset.stem && stemHalo(cfg.preset.stem))) return patches;
+  if (!stemSpansImage(cfg)) return patches;
   const p = cfg.preset.patch;
   const h = cfg.imageSize / p;
   const visible = g.reduceSum(oneHotRows(g, idsKeep, h * h, cfg.dtype), [1], false);       // [N, L]: 1 where visible
