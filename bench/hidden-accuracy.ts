@@ -1,7 +1,8 @@
 // Accuracy of a trained run on the hidden labels of its own unlabeled training images: the split is rebuilt from
 // the run's config.json (source, --labels-per-class, --val-per-class, seed), the model classifies every unlabeled
 // image, and the labels training never saw score it. For choosing settings without reading a test split.
-//   node dist/bench/hidden-accuracy.js --run RUN [--threads 1] [--max 10000] [--tta flip]
+//   node dist/bench/hidden-accuracy.js --run RUN [--threads 1] [--max 10000] [--tta flip] [--best]
+// --best scores the run's best-validation weights (train --keep-best).
 import path from 'node:path';
 import { Classifier, predictions, type Tta } from '../src/algorithm/classifier.js';
 import { loadTrainingData } from '../src/algorithm/data.js';
@@ -17,7 +18,8 @@ if (!dir) { console.error('hidden-accuracy: --run RUN is required'); process.exi
 const threads = Number(arg('threads', '1'));
 const max = Number(arg('max', '10000')); // the first N unlabeled images (the split's order is already shuffled by seed)
 const tta = arg('tta', 'none') as Tta;
-const run = loadRun(dir);
+const best = process.argv.includes('--best');
+const run = loadRun(dir, { best });
 const cfg = run.config;
 const m = run.artifacts.manifest;
 const data = await loadTrainingData({
@@ -33,4 +35,4 @@ const { label } = predictions(await clf.logits(u.images, n), m.classes);
 await clf.release();
 let hit = 0;
 for (let i = 0; i < n; i++) if (label[i] === u.hiddenLabels[i]) hit++;
-console.log(JSON.stringify({ run: dir, step: run.step, hidden_accuracy: hit / n, n, of: u.n, tta }));
+console.log(JSON.stringify({ run: dir, step: run.step, hidden_accuracy: hit / n, n, of: u.n, tta, ...(best ? { best: true } : {}) }));

@@ -16,6 +16,7 @@ import { FloatDType } from '../graph/types.js';
 import type { GateState } from './gate.js';
 import type { ThresholdState } from './thresholds.js';
 import type { ReplayState } from './replay.js';
+import type { BestRecord } from './best.js';
 import { STATE_KINDS } from '../models/step.js';
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -41,6 +42,8 @@ export interface LoopState {
   thresholds?: ThresholdState;
   /** The pseudo-label replay pool; only where --pseudo-replay is on. */
   replay?: ReplayState;
+  /** The best evaluation so far, where --keep-best writes its weights to best.safetensors. */
+  best?: BestRecord;
   /** The resolved config the run was started with. */
   config: unknown;
   /**

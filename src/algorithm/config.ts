@@ -51,6 +51,7 @@ export interface TrainConfig {
   evalEvery: number;
   logEvery: number;
   checkpointEvery: number;
+  keepBest: boolean;   // write the weights of the best evaluation so far to OUT/best.safetensors (best.ts)
   cacheDir: string | null;
 }
 
@@ -97,6 +98,7 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'artifacts' | 'labeled' | 'out'> 
   evalEvery: 50,
   logEvery: 10,
   checkpointEvery: 100,
+  keepBest: false,       // off, as before: the last step's weights are what eval and pseudo-label use
   cacheDir: null,        // = <out>/../.cache or the run's own folder
 };
 

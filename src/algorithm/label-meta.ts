@@ -8,7 +8,6 @@ import { sha256File } from '../artifacts/files.js';
 import { TOOL_VERSION } from '../artifacts/version.js';
 import type { Tta } from './classifier.js';
 import type { Run } from './run.js';
-import { CHECKPOINT_FILE } from './checkpoint.js';
 import type { Counts } from './label-journal.js';
 import type { LabelFormat } from './label-rows.js';
 
@@ -71,7 +70,7 @@ export function modelProvenance(run: Run, tta: Tta = 'none'): ModelProvenance {
     sha256: h.digest('hex'),
     run: path.resolve(run.dir),
     step: run.step,
-    checkpoint_sha256: sha256File(path.join(run.dir, CHECKPOINT_FILE)),
+    checkpoint_sha256: sha256File(run.weightsFile),
     artifacts: path.resolve(run.artifacts.dir),
     preset: m.preset.name,
     image_size: m.imageSize,

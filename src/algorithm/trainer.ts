@@ -14,6 +14,7 @@ import { HostTensor, hostTensor, scalarTensor, stackTensors } from '../runtime/t
 import { DType } from '../graph/types.js';
 import { STATE_KINDS, STAT_OUTPUTS } from '../models/step.js';
 import { BatchSource } from './batches.js';
+import { BestRecord, improves, saveBest } from './best.js';
 import { Checkpoint, Float, ModelState, checkCheckpointMatches, loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { Classifier, predictions } from './classifier.js';
 import { TrainConfig } from './config.js';
@@ -34,6 +35,8 @@ export interface TrainHooks {
   onLog?(row: Row): void;
   onGate?(d: GateDecision): void;
   onCheckpoint?(file: string, step: number): void;
+  /** An evaluation beat the best validation accuracy so far and its weights were written (--keep-best). */
+  onBest?(record: BestRecord, file: string): void;
   /** Something the user should know that does not stop the run (e.g. a damaged checkpoint passed over). */
   onWarning?(message: string): void;
 }
@@ -64,6 +67,8 @@ export interface TrainResult {
   /** True when shouldStop ended training before --steps; the checkpoint holds `step`. */
   stopped: boolean;
   checkpoint: string | null;
+  /** The best evaluation so far (--keep-best; its weights are in OUT/best.safetensors); null without it. */
+  best: BestRecord | null;
 }
 
 /** The statistics only a joint step has: a supervised step outputs them as 0. */
@@ -102,6 +107,8 @@ export class SSMAETrainer {
   private lastCheckpoint: string | null = null;
   private lastCheckpointStep = 0;
   private lastVal: ValidationFigures | null = null;
+  /** The best evaluation so far, when --keep-best keeps its weights. */
+  private best: BestRecord | null = null;
   /** The open metrics interval (running means since the last row). */
   private interval = new IntervalStats();
   /** Running mean of the teacher's class probabilities on unlabeled images (distribution alignment); starts uniform. */
@@ -226,6 +233,7 @@ export class SSMAETrainer {
     if (c.loop.interval !== undefined) this.interval.restore(c.loop.interval);
     this.thresholds = this.newThresholds(c.loop.thresholds);
     this.replay = this.newReplay(c);
+    this.best = c.loop.best ?? null;
   }
 
   /**
@@ -275,6 +283,7 @@ export class SSMAETrainer {
         teacherMean: this.teacherMean,
         thresholds: this.thresholds.state(),
         ...(this.replay ? { replay: this.replay.state() } : {}),
+        ...(this.best ? { best: this.best } : {}),
         config: this.cfg,
         ...(this.interval.empty ? {} : { interval: this.interval.state() }),
       },
@@ -284,6 +293,14 @@ export class SSMAETrainer {
     this.lastCheckpointStep = this.step;
     this.hooks.onCheckpoint?.(file, this.step);
     return file;
+  }
+
+  /** Writes the weights that classify as the run's best (--keep-best): before the checkpoint of the same step. */
+  private keepBest(step: number, v: ValidationFigures): void {
+    const record: BestRecord = { step, valAcc: v.acc, valConfidentAcc: v.confidentAcc, valConfidentRate: v.confidentRate };
+    const file = saveBest(this.runDir, record, this.modelWeights(), this.shapes, this.art.cfg.dtype);
+    this.best = record;
+    this.hooks.onBest?.(record, file);
   }
 
   /** Classifies the validation split: accuracy, and the accuracy and rate of its confident predictions. */
@@ -317,7 +334,7 @@ export class SSMAETrainer {
     this.hooks.onStart?.({ step: this.step, total, resumed: this.lastCheckpoint !== null });
     const result = (stopped: boolean): TrainResult => ({
       step: this.step, gateOpenedAt: this.gate.state.openedAt, gateRule: this.gate.describe(), finalValAcc: this.lastVal?.acc ?? NaN, runDir: this.runDir, stopped,
-      checkpoint: this.lastCheckpoint,
+      checkpoint: this.lastCheckpoint, best: this.best,
     });
     while (this.step < total) {
       if (shouldStop()) {
@@ -352,6 +369,7 @@ export class SSMAETrainer {
         appendFileDurable(this.gateLog, JSON.stringify(d) + '\n');
         this.hooks.onGate?.(d);
       }
+      if (c.keepBest && improves(this.best, this.lastVal.acc)) this.keepBest(t, this.lastVal);
     }
     // A checkpoint step always ends a log interval: the running means are not saved in checkpoints, so a resumed
     // run starts a fresh interval there and must write the same rows as one that never stopped. So does the last step

@@ -5,6 +5,7 @@ import { format } from 'fast-csv';
 import { posInt } from '../algorithm/config.js';
 import { Embedder } from '../algorithm/embedder.js';
 import { loadModelWeights } from '../algorithm/run.js';
+import { BEST_OPTION } from './options.js';
 import { UsageError } from '../artifacts/files.js';
 import { writeNpy } from '../artifacts/npy.js';
 import { arch } from '../models/presets.js';
@@ -16,6 +17,7 @@ export function embedCommand(y: Argv) {
   return y.command('embed', 'Write one embedding per image (the encoder\'s output on the whole image) as float32 .npy [N, D], with a CSV of the paths in row order beside it',
     (a) => a
       .option('run', { type: 'string', describe: 'run directory written by ssmae train (its teacher\'s weights)' })
+      .option('best', BEST_OPTION)
       .option('artifacts', { type: 'string', describe: 'or an artifact directory: its initial weights (e.g. straight after export --from-pretrained)' })
       .option('data', { type: 'string', demandOption: true, describe: 'images: any folder (recursive), a CSV with a path column, or a built-in source such as fashion-mnist:test' })
       .option('out', { type: 'string', demandOption: true, describe: 'FILE.npy to write; FILE.csv (row,path) is written beside it' })
@@ -30,7 +32,7 @@ export function embedCommand(y: Argv) {
       if (a.threads !== undefined) posInt(a.threads, '--threads');
       posInt(a.batch, '--batch');
       if (!a.out.endsWith('.npy')) throw new UsageError(`--out ${a.out} must end in .npy (the CSV of paths goes beside it as .csv)`);
-      const model = loadModelWeights(a.run, a.artifacts);
+      const model = loadModelWeights(a.run, a.artifacts, a.best);
       const m = model.artifacts.manifest;
       const pool = a.pool ?? arch(m.preset).pool;
       if (pool === 'cls' && !arch(m.preset).cls) {

@@ -8,12 +8,14 @@ import { loadRun } from '../algorithm/run.js';
 import { writeFileAtomic } from '../artifacts/files.js';
 import { loadSource } from '../data/source.js';
 import { DEVICES, Device } from '../runtime/session.js';
+import { BEST_OPTION } from './options.js';
 import { decodeProgress, tenths } from './progress.js';
 
 export function evalCommand(y: Argv) {
   return y.command('eval', 'Evaluate a trained run on a labeled source: accuracy, per-class accuracy, confusion matrix',
     (a) => a
       .option('run', { type: 'string', demandOption: true, describe: 'run directory written by ssmae train' })
+      .option('best', BEST_OPTION)
       .option('data', { type: 'string', demandOption: true, describe: 'labeled source (same forms as train --labeled), e.g. mnist:test' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object (accuracy, per_class, confusion, n) instead of tables' })
       .option('confusion', { type: 'string', describe: 'where to write the confusion matrix CSV (default RUN/confusion.csv)' })
@@ -26,7 +28,7 @@ export function evalCommand(y: Argv) {
       .example('$0 eval --run runs/pets --data data/test/ --json | jq .accuracy', 'for CI'),
     async (a) => {
       if (a.threads !== undefined) posInt(a.threads, '--threads');
-      const run = loadRun(a.run);
+      const run = loadRun(a.run, { best: a.best });
       const m = run.artifacts.manifest;
       const set = await loadSource(a.data, { size: m.imageSize, channels: m.channels as 1 | 3, labeled: true, classes: run.classes,
         cacheDir: a['cache-dir'], onProgress: decodeProgress(a.data) });
@@ -38,12 +40,12 @@ export function evalCommand(y: Argv) {
       const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
       writeFileAtomic(csvFile, ['true\\predicted', ...run.classes].map(quote).join(',') + '\n' +
         confusion.map((row, i) => [quote(run.classes[i]), ...row].join(',')).join('\n') + '\n');
-      const result = { data: a.data, accuracy: e.accuracy, n: e.n, skipped: e.skipped, per_class: perClass, confusion, confusion_csv: csvFile, step: e.step, tta: e.tta };
+      const result = { data: a.data, accuracy: e.accuracy, n: e.n, skipped: e.skipped, per_class: perClass, confusion, confusion_csv: csvFile, step: e.step, best: a.best, tta: e.tta };
       if (a.json) {
         console.log(JSON.stringify(result));
         return;
       }
-      console.log(`${a.data}: accuracy ${(result.accuracy * 100).toFixed(2)}% on ${set.n} images (run ${a.run} at step ${run.step}${e.tta === 'none' ? '' : `, tta ${e.tta}`}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      console.log(`${a.data}: accuracy ${(result.accuracy * 100).toFixed(2)}% on ${set.n} images (run ${a.run} at step ${run.step}${a.best ? ', its best validation' : ''}${e.tta === 'none' ? '' : `, tta ${e.tta}`}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
       const w = Math.max(5, ...run.classes.map((c) => c.length));
       for (const c of run.classes) console.log(`  ${c.padEnd(w)}  ${perClass[c] === null ? '   -' : ((perClass[c] as number) * 100).toFixed(1).padStart(5)}%`);
       console.log(`confusion matrix (rows: true class, columns: predicted): ${csvFile}`);

@@ -7,6 +7,7 @@ import { modelProvenance } from '../algorithm/label-meta.js';
 import { LABEL_FORMATS, LabelFormat } from '../algorithm/label-rows.js';
 import { defaultLabelBatch, journalFile, pseudoLabel } from '../algorithm/pseudo-label.js';
 import { loadRun } from '../algorithm/run.js';
+import { BEST_OPTION } from './options.js';
 import { UsageError, asWriteError } from '../artifacts/files.js';
 import { shardRange } from '../data/spec.js';
 import { openItems } from '../data/stream.js';
@@ -28,6 +29,7 @@ export function pseudoLabelCommand(y: Argv) {
   return y.command('pseudo-label', 'Label a dump of images with a trained run, in constant memory and resumably; writes rows path,label,class_index,confidence,margin,accepted,error and OUT.meta.json',
     (a) => a
       .option('run', { type: 'string', demandOption: true, describe: 'run directory written by ssmae train' })
+      .option('best', BEST_OPTION)
       .option('input', { type: 'string', demandOption: true, describe: 'images to label: any folder (recursive; every file becomes a row, unreadable ones with the reason), a CSV with a path column, or a built-in source' })
       .option('out', { type: 'string', demandOption: true, describe: 'file to write (CSV by default); beside it OUT.meta.json (model sha256, run, input, shard, counts, times) and, while it runs, OUT.partial and OUT.journal' })
       .option('format', { choices: LABEL_FORMATS, default: 'csv' as LabelFormat, describe: 'csv (cells starting with = + - @ tab CR or \' get a leading \', see README) or jsonl (one JSON object per line)' })
@@ -46,7 +48,7 @@ export function pseudoLabelCommand(y: Argv) {
       if (a.batch !== undefined) posInt(a.batch, '--batch');
       if (a.threads !== undefined) posInt(a.threads, '--threads');
       if (!(a.threshold >= 0 && a.threshold <= 1)) throw new UsageError(`--threshold must be in [0, 1], got ${a.threshold}`);
-      const run = loadRun(a.run);
+      const run = loadRun(a.run, { best: a.best });
       const m = run.artifacts.manifest;
       checkOut(a.out, a.input);
       const batch = a.batch ?? defaultLabelBatch(m.imageSize);

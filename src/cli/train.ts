@@ -12,6 +12,7 @@ import { SSMAETrainer } from '../algorithm/trainer.js';
 import { loadRun } from '../algorithm/run.js';
 import { buildReport } from '../report/build.js';
 import { CHECKPOINT_FILE, PREVIOUS_CHECKPOINT_FILE } from '../algorithm/checkpoint.js';
+import { BEST_FILE } from '../algorithm/best.js';
 import { UsageError, WriteError, ensureWritableDir, removeStaleTempFiles, writeFileAtomic } from '../artifacts/files.js';
 import { DEVICES, checkDevice } from '../runtime/session.js';
 import { lastFlagWins } from './args.js';
@@ -20,7 +21,7 @@ import { decodeProgress, tenths } from './progress.js';
 import { GracefulStop, shellCommand } from './stop.js';
 
 /** The files a run directory holds: their presence means a run is there; --overwrite removes them. */
-const RUN_FILES = ['config.json', 'classes.json', 'metrics.jsonl', 'metrics.csv', 'gate.jsonl', 'report.html', CHECKPOINT_FILE, PREVIOUS_CHECKPOINT_FILE];
+const RUN_FILES = ['config.json', 'classes.json', 'metrics.jsonl', 'metrics.csv', 'gate.jsonl', 'report.html', CHECKPOINT_FILE, PREVIOUS_CHECKPOINT_FILE, BEST_FILE];
 
 /** This very command with --resume (and without --overwrite): what continues the run. */
 function resumeCommand(): string {
@@ -82,6 +83,7 @@ export function trainCommand(y: Argv) {
       .option('eval-every', { type: 'number', default: D.evalEvery, describe: 'steps between validation evaluations (gate decisions)' })
       .option('log-every', { type: 'number', default: D.logEvery, describe: 'steps between metrics rows' })
       .option('checkpoint-every', { type: 'number', default: D.checkpointEvery, describe: 'steps between checkpoints (OUT/checkpoint.safetensors, the previous one kept beside it); a killed run loses at most this many steps with --resume' })
+      .option('keep-best', { type: 'boolean', default: D.keepBest, describe: 'also keep the weights of the evaluation with the best validation accuracy so far in OUT/best.safetensors (a tie keeps the earlier step); eval, pseudo-label, export-model, embed and export-weights take them with --best. Worth it where a long schedule over-fits few labels; the validation split chooses, so score the chosen weights on another split' })
       .option('cache-dir', { type: 'string', describe: 'where decoded images are cached (default: .cache/ssmae beside the run). Training reads its images from these files by offset, so memory holds a few batches, not the data set; they take channels × size² bytes per image on disk (~7.5 GB for 50,000 images at 224×224) and are checked (sha256) each time they are opened' })
       .option('config', { type: 'string', describe: 'JSON file of settings (keys as in OUT/config.json); flags override it' })
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar (logs one line per interval instead)' })
@@ -116,7 +118,7 @@ export function trainCommand(y: Argv) {
         teacher: pick('teacher', a.teacher), tau: pick('tau', a.tau), threshold: pick('threshold', a.threshold), thresholdMomentum: pick('threshold-momentum', a['threshold-momentum']), agree: pick('agree', a.agree), distAlign: pick('dist-align', a['dist-align']), lambdaRec: pick('lambda-rec', a['lambda-rec']),
         lambdaL: pick('lambda-l', a['lambda-l']), lambdaU: pick('lambda-u', a['lambda-u']), labelSmoothing: pick('label-smoothing', a['label-smoothing']), cutmix: pick('cutmix', a.cutmix), labeledSteps: pick('labeled-steps', a['labeled-steps']), pseudoReplay: pick('pseudo-replay', a['pseudo-replay']), skipClosed: pick('skip-closed', a['skip-closed']), flip: pick('flip', a.flip), cropPad: a['crop-pad'],
         evalEvery: pick('eval-every', a['eval-every']), logEvery: pick('log-every', a['log-every']),
-        checkpointEvery: pick('checkpoint-every', a['checkpoint-every']), cacheDir: a['cache-dir'],
+        checkpointEvery: pick('checkpoint-every', a['checkpoint-every']), keepBest: pick('keep-best', a['keep-best']), cacheDir: a['cache-dir'],
         gate: {
           metric: pick('gate-metric', a['gate-metric']), threshold: pick('gate-threshold', a['gate-threshold']),
           confidence: pick('gate-confidence', a['gate-confidence']), minConfident: pick('gate-min-confident', a['gate-min-confident']),
@@ -154,6 +156,10 @@ export function trainCommand(y: Argv) {
         console.log(`done: step ${r.step}, validation accuracy ${(r.finalValAcc * 100).toFixed(1)}%, gate ` +
           (cfg.method === 'labels-only' || cfg.method === 'mae-finetune' ? 'unused (no pseudo-labels in this method)' :
             `(${r.gateRule}) ` + (r.gateOpenedAt !== null ? `opened at step ${r.gateOpenedAt}` : 'never opened')) + `; run in ${r.runDir}`);
+        if (r.best) {
+          console.log(`best: step ${r.best.step}, validation accuracy ${(r.best.valAcc * 100).toFixed(1)}%, weights in ` +
+            `${path.join(r.runDir, BEST_FILE)} (eval, pseudo-label and export-model use them with --best)`);
+        }
         if (a.report) {
           const file = path.join(a.out, 'report.html');
           writeFileAtomic(file, await buildReport(loadRun(a.out), { data: { name: 'the validation split', set: data.val }, device: a.device, threads: a.threads }));
