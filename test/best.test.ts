@@ -104,3 +104,25 @@ test('--best without best.safetensors, or with a damaged one, exits 2 naming the
   assert.equal(art2.status, 2, art2.stderr);
   assert.match(art2.stderr, /--best takes the best-validation weights of a run/);
 });
+
+test('check --best: the baseline records the best weights, its accuracy is theirs, and a check of the other weights is refused (exit 2)', async () => {
+  await trained;
+  const base = path.join(tmp, 'baseline-best.json');
+  ok(cli('check', '--run', whole, '--best', '--data', labeled, '--baseline', base, '--write-baseline', '--threads', '1'), 'check --best --write-baseline');
+  const b = JSON.parse(fs.readFileSync(base, 'utf8'));
+  assert.equal(b.weights, 'best');
+  const best = loadBest(path.join(whole, BEST_FILE)).record;
+  assert.equal(b.run.step, best.step);
+  const e = JSON.parse(ok(cli('eval', '--run', whole, '--best', '--data', labeled, '--json', '--confusion', path.join(tmp, 'cf.csv')), 'eval --best'));
+  assert.equal(b.figures.accuracy, e.accuracy);
+  assert.equal(cli('check', '--run', whole, '--best', '--data', labeled, '--baseline', base, '--threads', '1').status, 0);
+  const last = cli('check', '--run', whole, '--data', labeled, '--baseline', base, '--threads', '1');
+  assert.equal(last.status, 2, last.stderr);
+  assert.match(last.stderr, /measured the run's best weights, this check its last ones; check with --best/);
+  const saved = path.join(tmp, 'eval-best.json');
+  fs.writeFileSync(saved, JSON.stringify(e));
+  assert.equal(cli('check', '--run', whole, '--best', '--evaluation', saved, '--baseline', base).status, 0);
+  const mixed = cli('check', '--run', whole, '--evaluation', saved, '--baseline', base);
+  assert.equal(mixed.status, 2, mixed.stderr);
+  assert.match(mixed.stderr, /was made with eval --best, this check without --best/);
+});

@@ -27,8 +27,12 @@ export interface Baseline {
   run: { dir: string; step: number };
   /** Test-time augmentation of the measured accuracy (absent in baselines written before it existed: 'none'). */
   tta?: Tta;
+  /** Which weights of the run were measured: its last checkpoint's, or its best validation's (train --keep-best). Absent: 'last'. */
+  weights?: RunWeights;
   figures: Figures;
 }
+
+export type RunWeights = 'last' | 'best';
 
 export interface Tolerance {
   accuracy: number;   // absolute, as a fraction: 0.01 = one percentage point
@@ -131,8 +135,8 @@ export function compare(base: Figures, now: Figures, tol: Tolerance): Comparison
 }
 
 export function makeBaseline(figures: Figures, data: string, n: number, run: { dir: string; step: number },
-  tta: Tta = 'none'): Baseline {
-  return { format: BASELINE_FORMAT, tool: `ssmae ${TOOL_VERSION}`, created: new Date().toISOString(), data, n, run, tta, figures };
+  tta: Tta = 'none', weights: RunWeights = 'last'): Baseline {
+  return { format: BASELINE_FORMAT, tool: `ssmae ${TOOL_VERSION}`, created: new Date().toISOString(), data, n, run, tta, weights, figures };
 }
 
 /** Reads and checks a baseline file; every problem is a UsageError naming the file and the field. */
@@ -153,6 +157,7 @@ export function readBaseline(file: string): Baseline {
   field('data', typeof b.data === 'string', 'a source string');
   field('n', Number.isInteger(b.n) && b.n > 0, 'a positive image count');
   field('tta', b.tta === undefined || TTAS.includes(b.tta), TTAS.map((t) => `"${t}"`).join(' or '));
+  field('weights', b.weights === undefined || b.weights === 'last' || b.weights === 'best', '"last" or "best"');
   const f = b.figures;
   field('figures', typeof f === 'object' && f !== null, 'an object');
   const fraction = (v: unknown) => typeof v === 'number' && v >= 0 && v <= 1;

@@ -13,12 +13,14 @@ import { loadSource } from '../data/source.js';
 import { junitXml } from '../report/junit.js';
 import { DEVICES, Device } from '../runtime/session.js';
 import { EXIT_REGRESSED } from './errors.js';
+import { BEST_OPTION } from './options.js';
 import { decodeProgress } from './progress.js';
 
 export function checkCommand(y: Argv) {
   return y.command('check', 'Compare a run with a baseline (accuracy, per-class accuracy, pseudo-label precision, gate opening) for CI: exit 0 within tolerance, 1 on a regression, 2 bad input, 70 an internal error',
     (a) => a
       .option('run', { type: 'string', demandOption: true, describe: 'run directory written by ssmae train' })
+      .option('best', { ...BEST_OPTION, describe: `${BEST_OPTION.describe} (the baseline records which; a check of the other weights is refused)` })
       .option('data', { type: 'string', describe: 'labeled source to evaluate the run on (same forms as eval --data), e.g. mnist:test' })
       .option('evaluation', { type: 'string', describe: 'instead of --data: a saved evaluation, the JSON that ssmae eval --json printed (nothing is evaluated again)' })
       .option('baseline', { type: 'string', demandOption: true, describe: 'baseline JSON to compare with (or to write, with --write-baseline); commit it beside the CI job' })
@@ -38,12 +40,20 @@ export function checkCommand(y: Argv) {
         throw new UsageError('check needs exactly one of --data SOURCE (evaluate the run now) or --evaluation FILE (the JSON of ssmae eval --json)');
       }
       const t0 = Date.now();
-      const run = loadRun(a.run);
+      const run = loadRun(a.run, { best: a.best });
+      const weights = a.best ? 'best' : 'last';
       const tolerance = parseTolerance(a.tolerance, defaultTolerance(run.config.evalEvery));
       // The baseline and a saved evaluation are read first: bad input fails before any image is decoded.
       const base = a['write-baseline'] ? null : readBaseline(a.baseline);
       const saved = a.evaluation !== undefined ? readEvaluation(a.evaluation, run) : null;
       const tta = saved ? saved.evaluation.tta : a.tta;
+      if (saved && saved.best !== a.best) {
+        throw new UsageError(`--evaluation ${a.evaluation} was made ${saved.best ? 'with' : 'without'} eval --best, this check ${a.best ? 'with' : 'without'} --best; give both the same`);
+      }
+      if (base && (base.weights ?? 'last') !== weights) {
+        throw new UsageError(`baseline ${a.baseline} measured the run's ${base.weights ?? 'last'} weights, this check its ${weights} ones; ` +
+          `check ${base.weights === 'best' ? 'with' : 'without'} --best, or write a new baseline with --write-baseline`);
+      }
       if (base && (base.tta ?? 'none') !== tta) {
         throw new UsageError(`baseline ${a.baseline} was measured with --tta ${base.tta ?? 'none'}, this check with --tta ${tta}; ` +
           `check with --tta ${base.tta ?? 'none'}, or write a new baseline with --write-baseline`);
@@ -52,7 +62,7 @@ export function checkCommand(y: Argv) {
       const figures = runFigures(run, evaluation);
       if (!base) {
         fs.mkdirSync(path.dirname(path.resolve(a.baseline)), { recursive: true });
-        writeFileAtomic(a.baseline, JSON.stringify(makeBaseline(figures, data, evaluation.n, { dir: a.run, step: run.step }, evaluation.tta), null, 2) + '\n');
+        writeFileAtomic(a.baseline, JSON.stringify(makeBaseline(figures, data, evaluation.n, { dir: a.run, step: run.step }, evaluation.tta, weights), null, 2) + '\n');
         console.log(`wrote baseline ${a.baseline}: accuracy ${pct(figures.accuracy)} on ${evaluation.n} images of ${data}, ` +
           `pseudo-label precision ${figures.pseudo_precision === null ? 'not measured' : pct(figures.pseudo_precision)}, ` +
           `gate opened ${figures.gate_opened_at === null ? 'never' : `at step ${figures.gate_opened_at}`}`);
@@ -97,10 +107,10 @@ async function evaluateOn(run: Run, data: string, device: Device, threads: numbe
 }
 
 /** The JSON of `ssmae eval --json`, checked field by field. */
-function readEvaluation(file: string, run: Run): { evaluation: Evaluation; data: string } {
-  let e: Evaluation & { data?: string };
+function readEvaluation(file: string, run: Run): { evaluation: Evaluation; data: string; best: boolean } {
+  let e: Evaluation & { data?: string; best?: boolean };
   try {
-    e = JSON.parse(fs.readFileSync(file, 'utf8')) as Evaluation & { data?: string };
+    e = JSON.parse(fs.readFileSync(file, 'utf8')) as Evaluation & { data?: string; best?: boolean };
   } catch (err) {
     throw new UsageError(`--evaluation ${file} could not be read as JSON (${(err as Error).message}); write it with: ssmae eval --run RUN --data SOURCE --json > ${file}`);
   }
@@ -111,7 +121,7 @@ function readEvaluation(file: string, run: Run): { evaluation: Evaluation; data:
   const unknown = Object.keys(e.per_class).filter((c) => !run.classes.includes(c));
   if (unknown.length) throw new UsageError(`--evaluation ${file} has classes the run does not (${unknown.join(', ')}); was it made by another run?`);
   if (e.tta !== undefined && !TTAS.includes(e.tta)) throw bad('tta', TTAS.map((t) => `"${t}"`).join(' or '));
-  return { evaluation: { ...e, tta: e.tta ?? 'none' }, data: e.data ?? file };
+  return { evaluation: { ...e, tta: e.tta ?? 'none' }, data: e.data ?? file, best: e.best === true };
 }
 
 function runFigures(run: Run, e: Evaluation): Figures {
