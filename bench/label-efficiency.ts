@@ -58,7 +58,7 @@ function finishedResult(dir: string): RunResult | null {
 }
 
 /** One method × seed: trains (resuming the checkpoint an interrupted run left), tests, writes RUN/result.json. */
-async function runJob(job: Job, out: string, test: string, exec: string[], tta: Tta): Promise<RunResult> {
+async function runJob(job: Job, out: string, test: string, exec: string[], tta: Tta, best: boolean): Promise<RunResult> {
   const dir = path.join(out, job.run);
   const resultFile = path.join(dir, 'result.json');
   fs.mkdirSync(dir, { recursive: true });
@@ -74,29 +74,38 @@ async function runJob(job: Job, out: string, test: string, exec: string[], tta: 
   };
   const trainLog = path.join(dir, 'train.log');
   let t0 = Date.now();
-  const train = await ssmae(['train', ...job.settings, '--out', dir, '--resume', '--quiet', ...exec], trainLog);
+  const train = await ssmae(['train', ...job.settings, '--out', dir, '--resume', '--quiet', ...(best ? ['--keep-best'] : []), ...exec], trainLog);
   base.train_s = (Date.now() - t0) / 1000;
   if (train.code !== 0) return finish({ ...base, error: `train exited with code ${train.code}: ${logTail(trainLog)}` });
   t0 = Date.now();
-  const ev = await evalJson(dir, test, exec, 'none');
+  const ev = await evalJson(dir, test, exec, 'none', false);
   base.eval_s = (Date.now() - t0) / 1000;
   if (typeof ev === 'string') return finish({ ...base, error: ev });
   const r: RunResult = { ...base, ...runFacts(dir), status: 'ok', steps: ev.step, test_acc: ev.accuracy, test_n: ev.n };
   if (tta === 'flip') {
     // The same weights once more, each test image averaged with its mirror image (both figures are reported).
-    const f = await evalJson(dir, test, exec, 'flip');
+    const f = await evalJson(dir, test, exec, 'flip', false);
     if (typeof f === 'string') return finish({ ...r, status: 'failed', error: f });
     r.test_acc_flip = f.accuracy;
+  }
+  if (best) {
+    // The best-validation weights (train --keep-best), on the same test images.
+    for (const t of tta === 'flip' ? ['none', 'flip'] as const : ['none'] as const) {
+      const b = await evalJson(dir, test, exec, t, true);
+      if (typeof b === 'string') return finish({ ...r, status: 'failed', error: b });
+      r.best_step = b.step;
+      if (t === 'none') r.test_acc_best = b.accuracy; else r.test_acc_best_flip = b.accuracy;
+    }
   }
   return finish(r);
 }
 
 /** ssmae eval --json of a run on the test source (log and confusion matrix named by the tta): its figures, or why not. */
-async function evalJson(dir: string, test: string, exec: string[], tta: Tta): Promise<{ accuracy: number; n: number; step: number } | string> {
-  const what = tta === 'none' ? 'eval' : `eval --tta ${tta}`;
-  const suffix = tta === 'none' ? '' : `-${tta}`;
+async function evalJson(dir: string, test: string, exec: string[], tta: Tta, best: boolean): Promise<{ accuracy: number; n: number; step: number } | string> {
+  const what = ['eval', ...(tta === 'none' ? [] : [`--tta ${tta}`]), ...(best ? ['--best'] : [])].join(' ');
+  const suffix = (best ? '-best' : '') + (tta === 'none' ? '' : `-${tta}`);
   const log = path.join(dir, `eval${suffix}.log`);
-  const extra = tta === 'none' ? [] : ['--tta', tta, '--confusion', path.join(dir, `confusion${suffix}.csv`)];
+  const extra = [...(tta === 'none' ? [] : ['--tta', tta]), ...(best ? ['--best'] : []), ...(suffix ? ['--confusion', path.join(dir, `confusion${suffix}.csv`)] : [])];
   const ev = await ssmae(['eval', '--run', dir, '--data', test, '--json', ...extra, ...exec], log, true);
   if (ev.code !== 0) return `${what} exited with code ${ev.code}: ${logTail(log)}`;
   try {
@@ -137,6 +146,7 @@ async function main(): Promise<void> {
     .option('threads', { type: 'number', describe: 'intra-op threads per train (and eval) process' })
     .option('device', { choices: DEVICES, default: 'cpu' as const, describe: 'execution provider for train and eval' })
     .option('tta', { choices: TTAS, default: 'none' as Tta, describe: 'flip: also evaluate each run with eval --tta flip (test_acc_flip beside test_acc)' })
+    .option('best', { type: 'boolean', default: false, describe: 'train with --keep-best and also evaluate the best-validation weights (test_acc_best and best_step beside test_acc; test_acc_best_flip with --tta flip)' })
     .example('$0 --artifacts artifacts/fmnist --labeled fashion-mnist:train --test fashion-mnist:test --labels-per-class 100 --out runs/bench -- --lr 2e-3 --flip', '')
     .strict()
     .fail((msg, err) => {
@@ -185,7 +195,7 @@ async function main(): Promise<void> {
       const t0 = Date.now();
       if (!earlier) console.error(`started  ${tag} (log: ${path.join(a.out, j.run, 'train.log')})`);
       // A finished run's log-derived figures are read again, so results written by older code gain new fields.
-      const r = earlier ? { ...earlier, ...runFacts(path.join(a.out, j.run)) } : await runJob(j, a.out, s.test, exec, a.tta);
+      const r = earlier ? { ...earlier, ...runFacts(path.join(a.out, j.run)) } : await runJob(j, a.out, s.test, exec, a.tta, a.best);
       results.set(j, r);
       save();
       const what = r.status === 'ok' ? `test ${((r.test_acc as number) * 100).toFixed(2)}%` : `FAILED: ${r.error}`;

@@ -14,6 +14,9 @@ export interface RunResult {
   test_acc: number | null;
   test_n: number | null;
   test_acc_flip?: number | null;     // with --tta flip: the same weights, each test image averaged with its mirror image
+  test_acc_best?: number | null;     // with --best: the best-validation weights (train --keep-best)
+  test_acc_best_flip?: number | null; // with --best --tta flip
+  best_step?: number | null;         // with --best: the step of those weights
   val_acc: number | null;            // last validation accuracy (the gate's split)
   pseudo_labels: boolean;            // the method trains on pseudo-labels at all (λu > 0 in its resolved config)
   gate_open_step: number | null;     // first gate decision that opened it; null: never opened, or no gate at all
