@@ -1,12 +1,13 @@
 // The same graphs of two artifact folders (e.g. this build's export and an older build's), timed alternately run by
 // run in one process, so both sides see the same machine load: the ratio is the figure to quote on a shared machine.
 // Both folders must be exports of the same model and batch (the feeds are made from --before's manifest).
-//   node dist/bench/graph-ab.js --before DIR --after DIR [--graphs train_step,gate_closed_step] [--rounds 8] [--threads 1]
+//   node dist/bench/graph-ab.js --before DIR --after DIR [--graphs train_step,gate_closed_step,eval] [--rounds 8] [--threads 1] [--eval-batch 256]
+// eval.onnx gets --eval-batch random images (the batch pseudo-label and eval classify at a time).
 // Prints one JSON line per graph: medians of each side (after 2 warm-up runs each) and after/before speed-up.
 import fs from 'node:fs';
 import { loadArtifacts } from '../src/artifacts/load.js';
 import { Session } from '../src/runtime/session.js';
-import { feedsFor, stepFeeds } from './step-feeds.js';
+import { evalFeeds, feedsFor, stepFeeds } from './step-feeds.js';
 
 const argv = process.argv;
 const arg = (k: string, d: string) => (argv.includes(`--${k}`) ? argv[argv.indexOf(`--${k}`) + 1] : d);
@@ -19,7 +20,9 @@ const threads = Number(arg('threads', '1'));
 const warm = 2;
 
 const median = (xs: number[]) => { const s = [...xs].sort((x, y) => x - y); const h = s.length >> 1; return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2; };
-const feeds = stepFeeds(loadArtifacts(before, { verify: false }));
+const evalBatch = Number(arg('eval-batch', '256'));
+const beforeArt = loadArtifacts(before, { verify: false });
+const feeds = { ...stepFeeds(beforeArt), ...(graphs.includes('eval') ? evalFeeds(beforeArt, evalBatch) : {}) };
 for (const name of graphs) {
   const sides = [before, after].map((d) => `${d}/${name}.onnx`);
   if (!sides.every((f) => fs.existsSync(f))) { console.log(JSON.stringify({ what: 'graph-ab', graph: name, skipped: 'missing in one folder' })); continue; }
@@ -35,5 +38,5 @@ for (const name of graphs) {
   }
   for (const s of sessions) await s.release();
   const [b, a] = ms.map(median);
-  console.log(JSON.stringify({ what: 'graph-ab', graph: name, threads, rounds, before_ms: +b.toFixed(1), after_ms: +a.toFixed(1), speedup: +(b / a).toFixed(3), before_all: ms[0].map((x) => +x.toFixed(1)), after_all: ms[1].map((x) => +x.toFixed(1)) }));
+  console.log(JSON.stringify({ what: 'graph-ab', graph: name, threads, rounds, ...(name === 'eval' ? { eval_batch: evalBatch } : {}), before_ms: +b.toFixed(1), after_ms: +a.toFixed(1), speedup: +(b / a).toFixed(3), before_all: ms[0].map((x) => +x.toFixed(1)), after_all: ms[1].map((x) => +x.toFixed(1)) }));
 }

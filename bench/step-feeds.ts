@@ -44,6 +44,18 @@ export function stepFeeds(dirA: Artifacts, policy: Record<string, number> = {}):
   return feeds;
 }
 
+/** Feeds for eval.onnx (and any graph of `p.*` and `images`): initial weights and `n` random uint8 images. */
+export function evalFeeds(dirA: Artifacts, n: number): Record<string, HostTensor> {
+  const m = dirA.manifest;
+  const w = loadInitialWeights(dirA);
+  const rng = new Rng(0);
+  const feeds: Record<string, HostTensor> = {};
+  for (const p of m.parameters) feeds[`p.${p.name}`] = hostTensor('float32', p.shape, (w.get(p.name)!.data as Float32Array).slice());
+  const dims = [n, m.channels, m.imageSize, m.imageSize];
+  feeds.images = hostTensor('uint8', dims, Uint8Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => rng.int(256)));
+  return feeds;
+}
+
 /**
  * The feeds a session's graph takes, out of `feeds`: graphs of earlier versions (the "before" side of cpu-peer and
  * step-profile) lack inputs added since (label_smoothing) and may take τ as one scalar instead of one per class; τ is

@@ -194,11 +194,11 @@ describe('composite functions vs central finite differences (float64)', () => {
     op: 'Gelu fan-out', inputs: [geluX('x', [2, 3]), inp('b', [3])],
     build: (g, [x, b]) => g.mul(g.gelu(g.add(x, b), (z) => erfSeries(g, z)), g.gelu(x, (z) => erfSeries(g, z))),
   }));
-  test('Gelu whose inner Φ is also used outside: per-node rules', () => check({
-    op: 'Gelu fallback (Φ used outside)', inputs: [geluX('x', [3, 4])],
+  test('Gelu whose inner 2Φ is also used outside: per-node rules', () => check({
+    op: 'Gelu fallback (2Φ used outside)', inputs: [geluX('x', [3, 4])],
     build: (g, [x]) => {
       const y = g.gelu(x, (z) => erfSeries(g, z));
-      return g.add(y, g.mul(g.composites.get(y.name)!.saved.cdf, x));
+      return g.add(y, g.mul(g.composites.get(y.name)!.saved.twoCdf, x));
     },
   }));
   test('the composite rule replaces the chain rule through the nodes of GELU', () => {
@@ -206,7 +206,7 @@ describe('composite functions vs central finite differences (float64)', () => {
       const g = new Graph('gelu');
       const x = g.input('x', 'float32', [2, 3]);
       const y = g.gelu(x);
-      const out = outside ? g.add(y, g.composites.get(y.name)!.saved.cdf) : y;
+      const out = outside ? g.add(y, g.composites.get(y.name)!.saved.twoCdf) : y;
       const loss = g.reduceSum(out, [0, 1], false);
       const before = g.nodes.length;
       gradients(g, loss, [x]);
@@ -215,8 +215,8 @@ describe('composite functions vs central finite differences (float64)', () => {
     const whole = backwardOps(false);
     // (Unsqueeze and Expand spread the loss's ReduceSum)
     const rule = whole.filter((op) => op !== 'Expand' && op !== 'Unsqueeze').sort();
-    assert.deepEqual(rule, ['Add', 'Exp', 'Mul', 'Mul', 'Mul', 'Mul', 'Mul'], `${whole}`);
-    assert.ok(backwardOps(true).includes('Neg'), 'with Φ used outside, the per-node Erf rule runs');
+    assert.deepEqual(rule, ['Add', 'Exp', 'Mul', 'Mul', 'Mul', 'Mul', 'Mul', 'Mul'], `${whole}`);
+    assert.ok(backwardOps(true).includes('Neg'), 'with 2Φ used outside, the per-node Erf rule runs');
   });
 });
 

@@ -7,13 +7,13 @@ import { Tensor } from '../graph/types.js';
 export type CompositeRule = (g: Graph, c: Composite, dy: Tensor) => (Tensor | null)[];
 
 export const compositeRules: Record<string, CompositeRule> = {
-  // y = x·Φ(x): dy/dx = Φ(x) + x·φ(x), φ(x) = e^{−x²/2}/√(2π). Φ is the forward's; 7 elementwise nodes, where the
-  // chain rule through Mul, Add, Erf and Mul emits 11 and a fan-out Add.
+  // y = x·Φ(x): dy/dx = Φ(x) + x·φ(x), φ(x) = e^{−x²/2}/√(2π). 2Φ is the forward's; 8 elementwise nodes, where the
+  // chain rule through Mul, Add, Erf, Div and Mul emits 12 and a fan-out Add.
   Gelu: (g, c, dy) => {
     const [x] = c.inputs;
     const dt = x.dtype;
     const pdf = g.exp(g.mul(g.mul(x, x), g.scalar(dt, -0.5)));               // √(2π)·φ(x)
-    const slope = g.add(c.saved.cdf, g.mul(g.mul(x, pdf), g.scalar(dt, 1 / Math.sqrt(2 * Math.PI))));
+    const slope = g.add(g.mul(c.saved.twoCdf, g.scalar(dt, 0.5)), g.mul(g.mul(x, pdf), g.scalar(dt, 1 / Math.sqrt(2 * Math.PI))));
     return [g.mul(dy, slope)];
   },
 };

@@ -220,13 +220,15 @@ export class Graph {
   /**
    * Exact GELU, x·Φ(x) with Φ(x) = ½(1 + erf(x/√2)) (PyTorch's nn.GELU), as a composite whose gradient is
    * dy·(Φ(x) + x·φ(x)). `erf` builds erf from standard operators where the Erf kernel is missing (float64).
+   * Written as (x·½)·(1 + erf(x/√2)), with a Div by √2: the form ONNX Runtime's Gelu fusion recognizes, so that where
+   * nothing else reads its intermediates (inference, the teacher's forward pass) it runs as one fused kernel instead
+   * of five elementwise passes. Where the backward pass reads 1 + erf, the nodes stay as written.
    */
   gelu(x: Tensor, erf: (z: Tensor) => Tensor = (z) => this.erf(z)): Tensor {
     const dt = this.needFloat('Gelu', x);
     return this.composite('Gelu', [x], () => {
-      const z = this.mul(x, this.scalar(dt, Math.SQRT1_2));
-      const cdf = this.mul(this.add(erf(z), this.scalar(dt, 1)), this.scalar(dt, 0.5)); // Φ(x)
-      return { output: this.mul(x, cdf), saved: { cdf } };
+      const twoCdf = this.add(erf(this.div(x, this.scalar(dt, Math.SQRT2))), this.scalar(dt, 1)); // 2Φ(x)
+      return { output: this.mul(this.mul(x, this.scalar(dt, 0.5)), twoCdf), saved: { twoCdf } };
     });
   }
 
