@@ -188,6 +188,16 @@ test('check: bad input is one line naming what to do, exit 2', async () => {
   const other = path.join(tmp, 'other.json');
   fs.writeFileSync(other, JSON.stringify({ ...JSON.parse(fs.readFileSync(baseline, 'utf8')), n: 999 }));
   oneLineError(cli('check', '--run', run, '--data', testDir, '--baseline', other), /measured on 999 images .* this check on 18/);
+  // a saved evaluation of another step of the run (it trained on since) is refused; one without a step is compared
+  const e = JSON.parse(ok(cli('eval', '--run', run, '--data', testDir, '--json', '--threads', '1'), 'eval'));
+  assert.ok(Number.isInteger(e.step) && e.step > 0, `eval --json names its step: ${e.step}`);
+  const stale = path.join(tmp, 'stale.json');
+  fs.writeFileSync(stale, JSON.stringify({ ...e, step: e.step - 1 }));
+  oneLineError(cli('check', '--run', run, '--evaluation', stale, '--baseline', baseline),
+    new RegExp(`stale\\.json was made at step ${e.step - 1} of its run, .* is at step ${e.step} .*ssmae eval --run`));
+  const { step: _, ...stepless } = e;
+  fs.writeFileSync(stale, JSON.stringify(stepless));
+  assert.equal(cli('check', '--run', run, '--evaluation', stale, '--baseline', baseline).status, 0, 'an evaluation without a step is compared');
 });
 
 /**

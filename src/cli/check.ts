@@ -50,6 +50,10 @@ export function checkCommand(y: Argv) {
       if (saved && saved.best !== a.best) {
         throw new UsageError(`--evaluation ${a.evaluation} was made ${saved.best ? 'with' : 'without'} eval --best, this check ${a.best ? 'with' : 'without'} --best; give both the same`);
       }
+      if (saved && saved.step !== null && saved.step !== run.step) {
+        throw new UsageError(`--evaluation ${a.evaluation} was made at step ${saved.step} of its run, ${a.run}${a.best ? '\'s best weights are' : ' is'} at step ${run.step} ` +
+          `(trained on since, or another run's evaluation); evaluate again: ssmae eval --run ${a.run}${a.best ? ' --best' : ''} --data SOURCE --json > ${a.evaluation}`);
+      }
       if (base && (base.weights ?? 'last') !== weights) {
         throw new UsageError(`baseline ${a.baseline} measured the run's ${base.weights ?? 'last'} weights, this check its ${weights} ones; ` +
           `check ${base.weights === 'best' ? 'with' : 'without'} --best, or write a new baseline with --write-baseline`);
@@ -107,7 +111,7 @@ async function evaluateOn(run: Run, data: string, device: Device, threads: numbe
 }
 
 /** The JSON of `ssmae eval --json`, checked field by field. */
-function readEvaluation(file: string, run: Run): { evaluation: Evaluation; data: string; best: boolean } {
+function readEvaluation(file: string, run: Run): { evaluation: Evaluation; data: string; best: boolean; step: number | null } {
   let e: Evaluation & { data?: string; best?: boolean };
   try {
     e = JSON.parse(fs.readFileSync(file, 'utf8')) as Evaluation & { data?: string; best?: boolean };
@@ -121,7 +125,9 @@ function readEvaluation(file: string, run: Run): { evaluation: Evaluation; data:
   const unknown = Object.keys(e.per_class).filter((c) => !run.classes.includes(c));
   if (unknown.length) throw new UsageError(`--evaluation ${file} has classes the run does not (${unknown.join(', ')}); was it made by another run?`);
   if (e.tta !== undefined && !TTAS.includes(e.tta)) throw bad('tta', TTAS.map((t) => `"${t}"`).join(' or '));
-  return { evaluation: { ...e, tta: e.tta ?? 'none' }, data: e.data ?? file, best: e.best === true };
+  if (e.step !== undefined && !(Number.isInteger(e.step) && e.step >= 0)) throw bad('step', 'the step of the run the weights came from');
+  // an evaluation written without a step (by hand, or by an older eval) is compared as it is
+  return { evaluation: { ...e, tta: e.tta ?? 'none' }, data: e.data ?? file, best: e.best === true, step: e.step ?? null };
 }
 
 function runFigures(run: Run, e: Evaluation): Figures {
