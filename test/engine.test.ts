@@ -185,7 +185,7 @@ test('train_step.onnx learns: 300 steps on a fixed small problem cut the loss at
 });
 
 for (const [what, args, expect] of [
-  ['an unknown preset', ['--preset', 'vit-huge-p99', '--image-size', '32', '--classes', '10'], /unknown preset 'vit-huge-p99'; choose one of: vit-base-p16, vit-micro-d2-p16, vit-micro-d2-p4, vit-micro-d2-p4-convstem32, vit-micro-d2-p4-convstem32-image, vit-micro-d2-p7, vit-micro-p4/],
+  ['an unknown preset', ['--preset', 'vit-huge-p99', '--image-size', '32', '--classes', '10'], /unknown preset 'vit-huge-p99'; choose one of: vit-base-p16, vit-micro-d2-p16, vit-micro-d2-p4, vit-micro-d2-p4-convstem32, vit-micro-d2-p4-convstem32-image, vit-micro-d2-p7, vit-micro-d2-p8-convstem32-image, vit-micro-p4/],
   ['a non-positive size', ['--preset', 'vit-micro-p4', '--image-size', '0', '--classes', '10'], /--image-size must be a positive integer, got 0/],
   ['a patch that does not divide the image', ['--preset', 'vit-micro-p4', '--image-size', '30', '--classes', '10'], /not a multiple of vit-micro-p4's patch size 4; use a multiple such as 32/],
   ['a non-positive class count', ['--preset', 'vit-micro-p4', '--image-size', '32', '--classes', '-1'], /--classes must be a positive integer/],

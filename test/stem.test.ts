@@ -128,41 +128,46 @@ test('conv stem: gradient in the pixels, the kernel and the bias matches finite 
   assert.ok(r.worst < 1e-6, JSON.stringify(r.errors));
 });
 
-test('conv stem across the image equals a direct 3×3 convolution of the whole image + ReLU + 2×2 max pooling, per patch', async () => {
-  const c = 2;
-  const f = 3;
-  const cfg = stemCfg(c, f, 'image');
-  const rng = new Rng(13);
-  const n = 2;
-  const S = 8;
-  const x = randoms(rng, n * c * S * S);
-  const w = randoms(rng, 9 * c * f);
-  const b = randoms(rng, f, 0.1);
-  const g = new Graph('stem-image');
-  const xin = g.input('x', 'float64', [n, c, S, S]);
-  const W = { 'stem.conv.weight': g.input('w', 'float64', [9 * c, f]), 'stem.conv.bias': g.input('b', 'float64', [f]) };
-  g.output(convStem(g, cfg, W, stemWindows(g, cfg, xin)), 'y');
-  const out = await runGraph(g, {
-    x: hostTensor('float64', [n, c, S, S], Float64Array.from(x)),
-    w: hostTensor('float64', [9 * c, f], Float64Array.from(w)),
-    b: hostTensor('float64', [f], Float64Array.from(b)),
+for (const [preset, p] of [['vit-micro-d2-p4-convstem32-image', 4], ['vit-micro-d2-p8-convstem32-image', 8]] as const) {
+  test(`conv stem across the image equals a direct 3×3 convolution of the whole image + ReLU + 2×2 max pooling, per patch (${preset})`, async () => {
+    const c = 2;
+    const f = 3;
+    const S = 2 * p;
+    const base = modelConfig(preset, S, c, 3, 'float64');
+    const cfg = { ...base, preset: { ...base.preset, stem: { channels: f, span: 'image' as const } } };
+    assert.equal(cfg.preset.patch, p);
+    const rng = new Rng(13);
+    const n = 2;
+    const x = randoms(rng, n * c * S * S);
+    const w = randoms(rng, 9 * c * f);
+    const b = randoms(rng, f, 0.1);
+    const g = new Graph('stem-image');
+    const xin = g.input('x', 'float64', [n, c, S, S]);
+    const W = { 'stem.conv.weight': g.input('w', 'float64', [9 * c, f]), 'stem.conv.bias': g.input('b', 'float64', [f]) };
+    g.output(convStem(g, cfg, W, stemWindows(g, cfg, xin)), 'y');
+    const out = await runGraph(g, {
+      x: hostTensor('float64', [n, c, S, S], Float64Array.from(x)),
+      w: hostTensor('float64', [9 * c, f], Float64Array.from(w)),
+      b: hostTensor('float64', [f], Float64Array.from(b)),
+    });
+    const q = (p / 2) * (p / 2); // pooled positions per patch
+    assert.deepEqual(out.y.dims, [n, 4, q * f]);
+    const got = toNumbers(out.y);
+    const want: number[] = [];
+    for (let i = 0; i < n; i++) want.push(...referenceImageStem(x.slice(i * c * S * S, (i + 1) * c * S * S), S, p, c, w, b, f));
+    const worst = Math.max(...got.map((v, i) => Math.abs(v - want[i])));
+    assert.ok(worst < 1e-12, `worst |difference| ${worst}`);
+    // It is not the per-patch stem: patches see their neighbours' ring, so some features differ from per-patch ones.
+    const perPatch: number[] = [];
+    const px = toNumbers((await runGraph((() => {
+      const h = new Graph('p');
+      h.output(patchify(h, cfg, h.input('x', 'float64', [n, c, S, S])), 'y');
+      return h;
+    })(), { x: hostTensor('float64', [n, c, S, S], Float64Array.from(x)) })).y);
+    for (let t = 0; t < n * 4; t++) perPatch.push(...referenceStem(px.slice(t * p * p * c, (t + 1) * p * p * c), p, c, w, b, f));
+    assert.ok(perPatch.some((v, i) => Math.abs(v - want[i]) > 1e-6), 'the image-wide stem equals the per-patch one: the test would prove nothing');
   });
-  assert.deepEqual(out.y.dims, [n, 4, 4 * f]);
-  const got = toNumbers(out.y);
-  const want: number[] = [];
-  for (let i = 0; i < n; i++) want.push(...referenceImageStem(x.slice(i * c * S * S, (i + 1) * c * S * S), S, 4, c, w, b, f));
-  const worst = Math.max(...got.map((v, i) => Math.abs(v - want[i])));
-  assert.ok(worst < 1e-12, `worst |difference| ${worst}`);
-  // It is not the per-patch stem: patches see their neighbours' ring, so some features differ from per-patch ones.
-  const perPatch: number[] = [];
-  const px = toNumbers((await runGraph((() => {
-    const h = new Graph('p');
-    h.output(patchify(h, cfg, h.input('x', 'float64', [n, c, S, S])), 'y');
-    return h;
-  })(), { x: hostTensor('float64', [n, c, S, S], Float64Array.from(x)) })).y);
-  for (let t = 0; t < n * 4; t++) perPatch.push(...referenceStem(px.slice(t * 16 * c, (t + 1) * 16 * c), 4, c, w, b, f));
-  assert.ok(perPatch.some((v, i) => Math.abs(v - want[i]) > 1e-6), 'the image-wide stem equals the per-patch one: the test would prove nothing');
-});
+}
 
 test('conv stem across the image: gradient in the pixels, the kernel and the bias matches finite differences (float64)', async () => {
   const c = 2;
@@ -207,13 +212,14 @@ test('masking stays sound: visible tokens\' embeddings do not change when hidden
 // With the stem across the image, classification's tokens see their neighbours (the point of it), so MAE's encoder
 // must be fed the image with its hidden patches zeroed: its output on the visible tokens must not change when the
 // hidden patches' pixels do, while the unmasked embedding of the same visible patches does.
-test('masking stays sound across the image: MAE\'s encoder output does not change when hidden patches\' pixels do', async () => {
-  const cfg = modelConfig('vit-micro-d2-p4-convstem32-image', 8, 3, 3, 'float64', 0.5);
+for (const [preset, p] of [['vit-micro-d2-p4-convstem32-image', 4], ['vit-micro-d2-p8-convstem32-image', 8]] as const) test(`masking stays sound across the image: MAE's encoder output does not change when hidden patches' pixels do (${preset})`, async () => {
+  const S = 2 * p;
+  const cfg = modelConfig(preset, S, 3, 3, 'float64', 0.5);
   const specs = paramSpecs(cfg);
   const init = initParams(specs, 1);
   const g = new Graph('masking-image');
   const W = paramInputs(g, specs, 'float64', 'p.', 'parameter');
-  const images = g.input('images', 'uint8', [1, 3, 8, 8]);
+  const images = g.input('images', 'uint8', [1, 3, S, S]);
   // Patches 0 and 3 visible, 1 and 2 hidden.
   const m = {
     idsKeep: g.constant('int64', [1, 2], [3, 0]), idsRestore: g.constant('int64', [1, 4], [1, 2, 3, 0]),
@@ -223,9 +229,9 @@ test('masking stays sound across the image: MAE\'s encoder output does not chang
   g.output(embed(g, W, tokenInput(g, cfg, normalizeImages(g, cfg, images)), cfg), 'tokens');             // [1, 4, D]
   const feeds = Object.fromEntries(specs.map((s) => [`p.${s.name}`, hostTensor('float64', s.shape, init.get(s.name)!)]));
   const rng = new Rng(6);
-  const base = Uint8Array.from({ length: 3 * 64 }, () => rng.int(256));
-  const inPatch = (i: number) => Math.floor((i % 64) / 8 / 4) * 2 + Math.floor((i % 8) / 4);
-  const run = async (img: Uint8Array) => runGraph(g, { ...feeds, images: hostTensor('uint8', [1, 3, 8, 8], img) });
+  const base = Uint8Array.from({ length: 3 * S * S }, () => rng.int(256));
+  const inPatch = (i: number) => Math.floor((i % (S * S)) / S / p) * 2 + Math.floor((i % S) / p); // patch of pixel i (row-major 2×2 grid)
+  const run = async (img: Uint8Array) => runGraph(g, { ...feeds, images: hostTensor('uint8', [1, 3, S, S], img) });
   const before = await run(base);
   const after = await run(base.map((v, i) => ([1, 2].includes(inPatch(i)) ? 255 - v : v)));
   assert.deepEqual(toNumbers(after.latent), toNumbers(before.latent), 'a visible token saw a hidden patch\'s pixels');
