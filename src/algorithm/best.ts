@@ -9,9 +9,9 @@
 // uninterrupted run ends with.
 import fs from 'node:fs';
 import path from 'node:path';
-import crypto from 'node:crypto';
 import { writeFileAtomic } from '../artifacts/files.js';
-import { NamedTensor, decodeSafetensors, encodeSafetensors } from '../artifacts/safetensors.js';
+import type { NamedTensor } from '../artifacts/safetensors.js';
+import { encodeSealed, readSealed } from '../artifacts/sealed.js';
 import { FloatDType } from '../graph/types.js';
 import { CheckpointError, Float } from './checkpoint.js';
 
@@ -30,17 +30,10 @@ export function improves(best: BestRecord | null, valAcc: number): boolean {
   return best === null || valAcc > best.valAcc;
 }
 
-function digest(recordJson: string, data: Uint8Array): string {
-  return crypto.createHash('sha256').update(recordJson).update(new Uint8Array([0])).update(data).digest('hex');
-}
-
 export function encodeBest(record: BestRecord, weights: Map<string, Float>, shapes: Map<string, number[]>, dtype: FloatDType): Buffer {
   const tensors = new Map<string, NamedTensor>();
   for (const [name, data] of weights) tensors.set(name, { dtype, shape: shapes.get(name)!, data });
-  const json = JSON.stringify(record);
-  const h = crypto.createHash('sha256').update(json).update(new Uint8Array([0]));
-  for (const t of tensors.values()) h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-  return encodeSafetensors(tensors, { ssmae_best: json, ssmae_sha256: h.digest('hex') });
+  return encodeSealed(tensors, 'ssmae_best', JSON.stringify(record));
 }
 
 export function saveBest(runDir: string, record: BestRecord, weights: Map<string, Float>, shapes: Map<string, number[]>, dtype: FloatDType): string {
@@ -56,20 +49,9 @@ export function loadBest(file: string): { record: BestRecord; weights: Map<strin
     throw new CheckpointError(`${file} does not exist: run ${dir} kept no best-validation weights. Train it with --keep-best ` +
       `(ssmae train ... --out ${dir} --keep-best), or leave out --best to use its last checkpoint`);
   }
-  const buf = fs.readFileSync(file);
-  let decoded: ReturnType<typeof decodeSafetensors>;
-  try {
-    decoded = decodeSafetensors(buf, file);
-  } catch (e) {
-    throw new CheckpointError(`${file} is damaged and cannot be read (${(e as Error).message.replace(`${file}: `, '')})`);
-  }
-  const raw = decoded.metadata.ssmae_best;
-  if (!raw) throw new CheckpointError(`${file} is not an ssmae best-weights file (no best record in its metadata)`);
-  const headerLength = Number(buf.readBigUInt64LE(0));
-  if (digest(raw, buf.subarray(8 + headerLength)) !== decoded.metadata.ssmae_sha256) {
-    throw new CheckpointError(`${file} is damaged: its contents do not match the sha256 it was written with`);
-  }
+  const { record: raw, tensors } = readSealed(file, 'ssmae_best', 'not an ssmae best-weights file (no best record in its metadata)',
+    (m) => new CheckpointError(m));
   const weights = new Map<string, Float>();
-  for (const [name, t] of decoded.tensors) weights.set(name, t.data as Float);
+  for (const [name, t] of tensors) weights.set(name, t.data as Float);
   return { record: JSON.parse(raw) as BestRecord, weights };
 }

@@ -9,9 +9,9 @@
 // reaches the same state. The cost is the disk space of one more checkpoint.
 import fs from 'node:fs';
 import path from 'node:path';
-import crypto from 'node:crypto';
 import { AtomicOptions, UsageError, writeFileAtomic } from '../artifacts/files.js';
-import { NamedTensor, decodeSafetensors, encodeSafetensors } from '../artifacts/safetensors.js';
+import type { NamedTensor } from '../artifacts/safetensors.js';
+import { encodeSealed, readSealed } from '../artifacts/sealed.js';
 import { FloatDType } from '../graph/types.js';
 import type { GateState } from './gate.js';
 import type { ThresholdState } from './thresholds.js';
@@ -58,20 +58,12 @@ export interface Checkpoint { model: ModelState; loop: LoopState }
 /** A checkpoint that cannot be used: torn, damaged, not a checkpoint, or another model's. The CLI exits 2. */
 export class CheckpointError extends UsageError {}
 
-/** sha256 over the loop state and the tensor bytes: every byte that decides how training continues. */
-function digest(loopJson: string, data: Uint8Array): string {
-  return crypto.createHash('sha256').update(loopJson).update(new Uint8Array([0])).update(data).digest('hex');
-}
-
 export function encodeCheckpoint(c: Checkpoint, shapes: Map<string, number[]>, dtype: FloatDType): Buffer {
   const tensors = new Map<string, NamedTensor>();
   for (const kind of STATE_KINDS) {
     for (const [name, data] of c.model[kind]) tensors.set(`${kind}.${name}`, { dtype, shape: shapes.get(name)!, data });
   }
-  const loop = JSON.stringify(c.loop);
-  const h = crypto.createHash('sha256').update(loop).update(new Uint8Array([0]));
-  for (const t of tensors.values()) h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-  return encodeSafetensors(tensors, { ssmae_loop_state: loop, ssmae_sha256: h.digest('hex') });
+  return encodeSealed(tensors, 'ssmae_loop_state', JSON.stringify(c.loop));
 }
 
 export function saveCheckpoint(runDir: string, c: Checkpoint, shapes: Map<string, number[]>, dtype: FloatDType,
@@ -84,23 +76,9 @@ export function saveCheckpoint(runDir: string, c: Checkpoint, shapes: Map<string
 /** Reads and verifies a checkpoint; anything wrong with the file is a CheckpointError that names it. */
 export function loadCheckpoint(file: string): Checkpoint {
   if (!fs.existsSync(file)) throw new CheckpointError(`${file} does not exist`);
-  const buf = fs.readFileSync(file);
-  let decoded: ReturnType<typeof decodeSafetensors>;
-  try {
-    decoded = decodeSafetensors(buf, file);
-  } catch (e) {
-    throw new CheckpointError(`${file} is damaged and cannot be read (${(e as Error).message.replace(`${file}: `, '')})`);
-  }
-  const { tensors, metadata } = decoded;
-  const raw = metadata.ssmae_loop_state;
-  if (!raw) throw new CheckpointError(`${file} is not an ssmae checkpoint (no loop state in its metadata)`);
   // Checkpoints written before checksums were added have none; they load as before.
-  if (metadata.ssmae_sha256 !== undefined) {
-    const headerLength = Number(buf.readBigUInt64LE(0));
-    if (digest(raw, buf.subarray(8 + headerLength)) !== metadata.ssmae_sha256) {
-      throw new CheckpointError(`${file} is damaged: its contents do not match the sha256 it was written with`);
-    }
-  }
+  const { record: raw, tensors } = readSealed(file, 'ssmae_loop_state', 'not an ssmae checkpoint (no loop state in its metadata)',
+    (m) => new CheckpointError(m), { unsealedOk: true });
   const model: ModelState = { p: new Map(), m: new Map(), v: new Map(), ema: new Map() };
   for (const [key, t] of tensors) {
     const dot = key.indexOf('.');
