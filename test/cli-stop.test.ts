@@ -27,17 +27,18 @@ const ready = (async () => {
 })();
 
 /**
- * Starts `args`, waits until training has logged a step, then after `delayMs` sends `signals` (all at once);
- * resolves with the exit code and stderr.
+ * Starts `args`, waits until training has logged step `atStep` or a later one, then after `delayMs` sends `signals`
+ * (all at once); resolves with the exit code and stderr. Waiting for a step, not for a time, keeps the stop inside the
+ * run however fast the machine steps.
  */
-async function signalDuringTraining(args: string[], delayMs: number, signals: NodeJS.Signals[]): Promise<{ code: number | null; stderr: string }> {
+async function signalDuringTraining(args: string[], atStep: number, delayMs: number, signals: NodeJS.Signals[]): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   let training!: () => void;
   const started = new Promise<void>((resolve) => { training = resolve; });
   child.stderr.on('data', (d) => {
     stderr += d;
-    if (/^step \d+:/m.test(stderr)) training();
+    if ([...stderr.matchAll(/^step (\d+):/gm)].some((m) => Number(m[1]) >= atStep)) training();
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   await Promise.race([started, exited]);
@@ -56,9 +57,12 @@ test(`SIGTERM/SIGINT at random moments, three times: each stop saves a checkpoin
   let reached = 0;
   const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGTERM'];
   for (const [i, sig] of signals.entries()) {
-    const delay = Math.floor(Math.random() * 250);
-    const r = await signalDuringTraining(args, delay, [sig]);
-    const what = `stop ${i + 1} (${sig} ${delay} ms after the first logged step)`;
+    // A random logged step a little after the last stop (steps are logged every 3), then a random moment inside the
+    // step, evaluation or checkpoint in flight: three stops stay well inside the 40 steps.
+    const atStep = reached + 1 + Math.floor(Math.random() * 6);
+    const delay = Math.floor(Math.random() * 40);
+    const r = await signalDuringTraining(args, atStep, delay, [sig]);
+    const what = `stop ${i + 1} (${sig} ${delay} ms after step ${atStep} or the first logged one after it)`;
     assert.equal(r.code, 5, `${what}: expected exit 5, got ${r.code}:\n${r.stderr}`);
     const m = new RegExp(`ssmae: stopped by ${sig} at step (\\d+) of ${STEPS}; checkpoint (\\S+) holds it`).exec(r.stderr);
     assert.ok(m, `${what}:\n${r.stderr}`);
@@ -85,7 +89,7 @@ test('a second signal stops at once (exit 128 + signal); the last checkpoint sti
   const run = path.join(tmp, 'twice');
   // Two different signals sent together are both delivered (two of one kind may merge into one), in an order the
   // kernel picks: the second one seen exits at once with its code, 130 (SIGINT) or 143 (SIGTERM).
-  const r = await signalDuringTraining(train(run), 0, ['SIGTERM', 'SIGINT']);
+  const r = await signalDuringTraining(train(run), 1, 0, ['SIGTERM', 'SIGINT']);
   assert.ok(r.code === 130 || r.code === 143, `exit ${r.code}:\n${r.stderr}`);
   assert.match(r.stderr, /second signal \((SIGTERM|SIGINT)\): stopped at once/);
   assert.deepEqual(fs.readdirSync(run).filter((f) => f.endsWith('.tmp')), []);

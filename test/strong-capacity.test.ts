@@ -66,8 +66,21 @@ test('train_step with capacity 3 of 6 equals the full step while ≤ 3 are selec
     const x = await run(sa, tau, agree);
     const y = await run(sb, tau, agree);
     for (const name of Object.keys(x)) {
-      const u = Array.from(x[name].data as ArrayLike<number | bigint>, Number);
-      const v = Array.from(y[name].data as ArrayLike<number | bigint>, Number);
+      let u = Array.from(x[name].data as ArrayLike<number | bigint>, Number);
+      let v = Array.from(y[name].data as ArrayLike<number | bigint>, Number);
+      if (/^new\.p\..*attn\.qkv\.bias$/.test(name)) {
+        // The key third of the qkv bias has a gradient of exactly 0 (softmax over keys ignores a score shift common to
+        // all keys), so both graphs compute rounding noise ~1e-17 there, which AdamW's first step divides by its ε
+        // (1e-8): the two noises differ by more than rounding of the rest would. Both must stay noise-sized; the query
+        // and value thirds are compared as every other tensor.
+        const d = u.length / 3;
+        for (const w of [u, v]) {
+          const worstKey = Math.max(...w.slice(d, 2 * d).map(Math.abs));
+          assert.ok(worstKey <= 1e-9, `${what}: ${name}'s key third moved by ${worstKey}, more than noise over AdamW's ε`);
+        }
+        u = [...u.slice(0, d), ...u.slice(2 * d)];
+        v = [...v.slice(0, d), ...v.slice(2 * d)];
+      }
       const scale = Math.max(1e-12, ...u.map(Math.abs));
       const d = Math.max(0, ...u.map((w, i) => Math.abs(w - v[i])));
       assert.ok(d / scale <= 1e-11, `${what}: ${name} differs by ${d} (scale ${scale})`);
