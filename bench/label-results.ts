@@ -73,8 +73,16 @@ const points = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixe
 const plusMinus = (m: { mean: number; std: number | null }, f: (x: number) => string) =>
   m.std === null ? f(m.mean) : `${f(m.mean)} ± ${(m.std * 100).toFixed(1)}`;
 
+/**
+ * A source as titles show it: absolute paths in it cut to their last two parts ("/data/x/cifar10/train" →
+ * "cifar10/train"), so charts and summaries do not carry the machine's folders; built-in and relative sources as given.
+ */
+export function shortSource(spec: string): string {
+  return spec.replace(/(^|[:,])(\/[^,:]*)/g, (_, pre: string, p: string) => pre + p.split('/').filter(Boolean).slice(-2).join('/'));
+}
+
 export function benchTitle(s: BenchSettings): string {
-  return `Label efficiency: ${s.labeled}, ${s.labelsPerClass} labels per class, tested on ${s.test}`;
+  return `Label efficiency: ${shortSource(s.labeled)}, ${s.labelsPerClass} labels per class, tested on ${shortSource(s.test)}`;
 }
 
 /** summary.md: test accuracy per method and seed, mean ± sample std, and the gated method against its baselines. */
