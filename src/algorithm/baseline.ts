@@ -32,7 +32,9 @@ export interface Baseline {
   figures: Figures;
 }
 
-export type RunWeights = 'last' | 'best';
+/** Which weights of a run a figure was measured on (`--best`: the best validation's). */
+export const RUN_WEIGHTS = ['last', 'best'] as const;
+export type RunWeights = typeof RUN_WEIGHTS[number];
 
 export interface Tolerance {
   accuracy: number;   // absolute, as a fraction: 0.01 = one percentage point
@@ -157,7 +159,7 @@ export function readBaseline(file: string): Baseline {
   field('data', typeof b.data === 'string', 'a source string');
   field('n', Number.isInteger(b.n) && b.n > 0, 'a positive image count');
   field('tta', b.tta === undefined || TTAS.includes(b.tta), TTAS.map((t) => `"${t}"`).join(' or '));
-  field('weights', b.weights === undefined || b.weights === 'last' || b.weights === 'best', '"last" or "best"');
+  field('weights', b.weights === undefined || RUN_WEIGHTS.includes(b.weights), RUN_WEIGHTS.map((w) => `"${w}"`).join(' or '));
   const f = b.figures;
   field('figures', typeof f === 'object' && f !== null, 'an object');
   const fraction = (v: unknown) => typeof v === 'number' && v >= 0 && v <= 1;

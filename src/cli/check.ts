@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Comparison, Figures, compare, defaultTolerance, makeBaseline, parseTolerance, readBaseline } from '../algorithm/baseline.js';
+import { Comparison, Figures, compare, defaultTolerance, makeBaseline, parseTolerance, readBaseline, type RunWeights } from '../algorithm/baseline.js';
 import { TTAS, type Tta } from '../algorithm/classifier.js';
 import { posInt } from '../algorithm/config.js';
 import { Evaluation, evaluateRun } from '../algorithm/evaluate.js';
@@ -41,7 +41,7 @@ export function checkCommand(y: Argv) {
       }
       const t0 = Date.now();
       const run = loadRun(a.run, { best: a.best });
-      const weights = a.best ? 'best' : 'last';
+      const weights: RunWeights = a.best ? 'best' : 'last';
       const tolerance = parseTolerance(a.tolerance, defaultTolerance(run.config.evalEvery));
       // The baseline and a saved evaluation are read first: bad input fails before any image is decoded.
       const base = a['write-baseline'] ? null : readBaseline(a.baseline);
