@@ -54,7 +54,7 @@ interface StepOutcome {
   pseudoWeight: Float;
   hiddenLabels: Int32Array;
   images: number;         // images the step trained on: the labeled batch alone in a supervised step
-  noRec: boolean;         // pseudo_step took it: no reconstruction was computed, so rec_loss is not a figure
+  noRec: boolean;         // pseudo_step or supervised_step took a joint step: no reconstruction was computed, so rec_loss is not a figure
 }
 
 export interface TrainResult {
@@ -76,6 +76,16 @@ const JOINT_ONLY_STATS = new Set(['rec_loss', 'ce_pseudo', 'pseudo_mask_rate']);
 const omitJointOnly = (stats: Record<string, number>) => Object.fromEntries(Object.entries(stats).filter(([k]) => !JOINT_ONLY_STATS.has(k)));
 
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+
+/**
+ * Whether joint steps with the gate closed run the supervised graph (--skip-closed, --lambda-rec 0, --lambda-l 1): the
+ * reconstruction is weighted 0 and the pseudo-labels are off, so such a step is the labeled cross-entropy alone, which
+ * supervised_step.onnx computes (it takes no λl, hence λl 1). It draws no unlabeled images; until the gate opens the run
+ * trains exactly as labels-only does.
+ */
+function closedOnLabels(c: TrainConfig): boolean {
+  return c.method === 'ssmae' && c.skipClosed && c.lambdaRec === 0 && c.lambdaL === 1;
+}
 
 /** Running-mean momentum of distribution alignment: a time constant of ~100 steps, like the EMA teacher's. */
 const DA_MOMENTUM = 0.99;
@@ -165,7 +175,8 @@ export class SSMAETrainer {
     const graphs = this.art.manifest.graphs;
     // Supervised steps run their own, cheaper graph when the artifacts have it (same model, same optimizer);
     // without it, train_step.onnx takes them with the reconstruction and pseudo-label terms weighted 0.
-    const usesSupervised = this.cfg.method === 'labels-only' || this.cfg.method === 'mae-finetune' || this.cfg.labeledSteps > 0;
+    const usesSupervised = this.cfg.method === 'labels-only' || this.cfg.method === 'mae-finetune' || this.cfg.labeledSteps > 0 ||
+      closedOnLabels(this.cfg);
     if (usesSupervised && graphs.supervised_step) this.supervised = await Session.create(this.art.path(graphs.supervised_step.file), opts);
     if (this.cfg.method !== 'labels-only' || !this.supervised) this.session = await Session.create(this.art.path(graphs.train_step.file), opts);
     const chunked = this.art.manifest.stepsPerRun > 1;
@@ -419,7 +430,8 @@ export class SSMAETrainer {
     // (supervised_step.onnx) gets none drawn: they would only be thrown away. Artifacts without supervised_step.onnx
     // run those steps on the full graph, whose unlabeled terms are weighted 0 there: it gets black images, so both
     // graphs see the same labeled views (one augmentation stream serves labeled and unlabeled images).
-    const drawsUnlabeled = phase !== 'supervised';
+    const onLabels = session === this.supervised || session === this.supervisedChunk;
+    const drawsUnlabeled = phase !== 'supervised' && !onLabels;
     const takesMasks = session.inputNames.includes('ids_keep');
     const batches = Array.from({ length: k }, () => ({
       batch: this.batches.next(replay, drawsUnlabeled),
@@ -476,7 +488,7 @@ export class SSMAETrainer {
     }
     if (session.inputNames.includes('drop_path')) {
       // The student's classification pass: the labeled batch (supervised graphs) or labeled + strong views.
-      const n = session === this.supervised || session === this.supervisedChunk ? m.labeledBatch : B;
+      const n = onLabels ? m.labeledBatch : B;
       const depth = this.art.cfg.preset.depth;
       feeds.drop_path = perStep(() => {
         const d = drawDropPath(this.dropRng, this.dropRate(), depth, n);
@@ -486,7 +498,7 @@ export class SSMAETrainer {
     const out = await session.run(Object.fromEntries(session.inputNames.map((n) => [n, feeds[n]])));
     // No pseudo-labels from steps on the labels: the supervised graph makes none, and the full graph's are of black images.
     const bu = out.pseudo_label && drawsUnlabeled ? m.unlabeledBatch : 0;
-    const images = phase === 'supervised' ? m.labeledBatch : B; // the images a step trains on (throughput)
+    const images = phase === 'supervised' || onLabels ? m.labeledBatch : B; // the images a step trains on (throughput)
     const none = new Float32Array(0);
     const outcomes = batches.map((b, j): StepOutcome => ({
       t: t0 + j + 1,
@@ -496,7 +508,7 @@ export class SSMAETrainer {
       pseudoWeight: bu ? (out.pseudo_weight.data as Float).subarray(j * bu, (j + 1) * bu) : none,
       hiddenLabels: b.batch.hiddenLabels,
       images,
-      noRec: session === this.pseudoStep,
+      noRec: session === this.pseudoStep || (onLabels && phase === 'joint'),
     }));
     const bad = outcomes.find((o) => !Number.isFinite(o.stats.loss));
     if (bad) {
@@ -543,7 +555,11 @@ export class SSMAETrainer {
   private sessionFor(t: number, chunk: boolean): Session | null {
     const phase = phaseOf(this.cfg, t);
     if (phase === 'supervised' && this.supervised) return chunk ? this.supervisedChunk : this.supervised;
-    if (phase === 'joint' && !this.gate.open && this.closedStep) return chunk ? this.closedChunk : this.closedStep;
+    if (phase === 'joint' && !this.gate.open) {
+      // With --lambda-rec 0 a closed joint step trains the labeled cross-entropy alone: the supervised graph's step.
+      if (closedOnLabels(this.cfg) && this.supervised) return chunk ? this.supervisedChunk : this.supervised;
+      if (this.closedStep) return chunk ? this.closedChunk : this.closedStep;
+    }
     if (phase === 'joint' && this.gate.open && this.pseudoStep && !chunk) return this.pseudoStep;
     return chunk ? this.chunk : this.session;
   }
