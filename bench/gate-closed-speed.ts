@@ -4,7 +4,8 @@
 // alternate the three so that load from other processes falls on all of them alike; medians per variant. Also says
 // whether gate_closed_step's outputs are bit-identical to train_step's with gate_open = 0 at this shape. The last
 // rows: an open-gate step at --lambda-rec 0 through pseudo_step.onnx (before it, train_step's open step at λrec 0,
-// which costs what the open row above costs), with and without --capacity.
+// which costs what the open row above costs), with and without --capacity; and a closed-gate step at --lambda-rec 0,
+// which runs supervised_step.onnx (the labeled cross-entropy alone).
 //   node dist/bench/gate-closed-speed.js --preset vit-micro-d2-p4 --image-size 32 --channels 3 --bl 16 --bu 48 --threads 1 [--capacity 16]
 import fs from 'node:fs';
 import os from 'node:os';
@@ -32,7 +33,7 @@ const dir = path.join(os.tmpdir(), `ssmae-bench-closed-${preset}-${size}x${chann
 // --capacity S adds a fourth variant: an open-gate step of artifacts exported with --strong-capacity S.
 const capacity = Number(arg('capacity', '0'));
 
-exportArtifacts({ preset, imageSize: size, channels, classes: 10, labeledBatch: bl, unlabeledBatch: bu, out: dir, graphs: ['train_step', 'gate_closed_step', 'pseudo_step'] });
+exportArtifacts({ preset, imageSize: size, channels, classes: 10, labeledBatch: bl, unlabeledBatch: bu, out: dir, graphs: ['train_step', 'gate_closed_step', 'pseudo_step', 'supervised_step'] });
 const a = loadArtifacts(dir, { verify: false });
 // A closed-gate step as training takes it: τ 0.95, the EMA teacher's default decay; gate_open is set per variant.
 const base = stepFeeds(a, { tau: 0.95, ema_decay: 0.99 });
@@ -40,9 +41,11 @@ const base = stepFeeds(a, { tau: 0.95, ema_decay: 0.99 });
 const full = await Session.create(a.path('train_step.onnx'), { threads });
 const closed = await Session.create(a.path('gate_closed_step.onnx'), { threads });
 const pseudo = await Session.create(a.path('pseudo_step.onnx'), { threads });
+const supervised = await Session.create(a.path('supervised_step.onnx'), { threads });
 const variants = [
   { name: 'gate closed, before (train_step, gate_open 0)', session: full, gate: 0 },
   { name: 'gate closed, after (gate_closed_step)', session: closed, gate: 0 },
+  { name: 'gate closed, --lambda-rec 0 (supervised_step)', session: supervised, gate: 0 },
   { name: 'gate open (train_step, gate_open 1; unchanged)', session: full, gate: 1 },
   { name: 'gate open, --lambda-rec 0 (pseudo_step)', session: pseudo, gate: 1 },
 ];
@@ -89,6 +92,7 @@ await full.release();
 await closed.release();
 await capped?.release();
 await pseudo.release();
+await supervised.release();
 await cappedPseudo?.release();
 const median = (t: number[]) => [...t].sort((x, y) => x - y)[Math.floor(t.length / 2)];
 const lines = variants.map((v, i) => ({
