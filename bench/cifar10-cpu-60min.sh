@@ -3,9 +3,9 @@
 # and recipe, labels-only given both the same steps and the same wall time.
 #
 # Usage: bash bench/cifar10-cpu-60min.sh CIFAR10_DIR OUT [GATED_STEPS] [LABELS_ONLY_WALL_STEPS] [-- train flags]
-#   Defaults: the best recipe measured in the hour (docs/BENCHMARKS.md, "`--labeled-steps 1` on a second seed"):
-#   GATED_STEPS 24000, LABELS_ONLY_WALL_STEPS 34000 (labels-only took 30-37 min for 24,000 steps beside the gated
-#   run's 44-51, so about the gated run's wall time), and when no train flags follow `--`:
+#   Defaults: the best recipe measured in the hour (docs/BENCHMARKS.md, "`--labeled-steps 1` on a third seed"):
+#   GATED_STEPS 24000, LABELS_ONLY_WALL_STEPS 34000 (labels-only took 22-37 min for 24,000 steps beside the gated
+#   run's 40-51, so about the gated run's wall time), and when no train flags follow `--`:
 #     --lr 2e-3 --warmup-steps 100 --flip --tau 0.7 --lambda-u 2 --gate-confidence 0.8 --label-smoothing 0.1
 #     --lambda-rec 0 --labeled-steps 1 --eval-every 100 --log-every 50
 #   Flags after `--` replace that recipe whole (they are not added to it).
