@@ -22,7 +22,8 @@
 #   1. gated SSMAE, GATED_STEPS steps, and beside it on the other core
 #   2. labels-only with the same GATED_STEPS steps;
 #   3. then labels-only with LABELS_ONLY_WALL_STEPS steps (about the gated run's wall time); 0 skips it.
-# Each run decodes the JPEGs into its own fresh cache, so every wall time includes decoding. Results, summaries and
+# Each set decodes the JPEGs into its own fresh cache (OUT/<set>/.cache), so its first seed's wall time includes
+# decoding (about a minute); its later seeds read that cache. Results, summaries and
 # charts go to OUT/{ssmae,labels-only-same-steps,labels-only-same-time}/; OUT/summary.txt gathers every run, each
 # set's mean ± std over the seeds and the gated run's gains paired by seed (bench/hour-summary.ts).
 # Running it again with the same OUT resumes: finished runs are kept, a run cut off continues from its checkpoint.
@@ -63,6 +64,7 @@ if [ "$lo_steps" -gt 0 ]; then
   bench labels-only-same-time labels-only "$lo_steps" || rc=1
 fi
 node dist/bench/hour-summary.js --out "$out" \
-  --header "model: $preset, batch 16 labeled + ${BATCH_UNLABELED:-48} unlabeled${capacity:+, strong capacity $capacity}; recipe: ${recipe[*]}" \
+  --header "model: $preset, batch 16 labeled + ${BATCH_UNLABELED:-48} unlabeled${capacity:+, strong capacity $capacity}; recipe: ${recipe[*]}
+train times: one thread each, the gated and same-steps runs side by side; each set's first seed includes decoding the JPEGs" \
   | tee "$out/summary.txt" || rc=1
 exit $rc

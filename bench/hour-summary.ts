@@ -25,7 +25,7 @@ const withStd = (xs: number[], f: (x: number) => string) => {
 function runLine(set: string, r: RunResult): string {
   if (r.status !== 'ok') return `${set}, seed ${r.seed}: failed (${(r.error ?? '').split('\n')[0]})`;
   const flip = r.test_acc_flip == null ? '' : ` (${pct2(r.test_acc_flip)} with --tta flip)`;
-  const train = r.train_s == null ? '' : `, train ${(r.train_s / 60).toFixed(1)} min (decoding included)`;
+  const train = r.train_s == null ? '' : `, train ${(r.train_s / 60).toFixed(1)} min`;
   const gate = r.pseudo_labels ? `, gate opened at ${r.gate_open_step ?? 'never'}` +
     `, pseudo-labels ${pct2(r.pseudo_precision)} right at mask rate ${pct2(r.pseudo_mask_rate)}` : '';
   return `${set}, seed ${r.seed}: ${r.steps} steps, test ${pct2(r.test_acc)} of ${r.test_n}${flip}${train}${gate}`;
