@@ -23,6 +23,11 @@ export interface SessionOptions {
    * (docs/BENCHMARKS.md, "CPU engine").
    */
   spin?: boolean;
+  /**
+   * ORT's parallel executor with this many inter-op threads: independent branches of the graph (a step's teacher and
+   * student passes) run at the same time, each node with `threads` intra-op threads. Absent: one node at a time.
+   */
+  interOpThreads?: number;
 }
 
 /** A device that cannot be used here: the CLI prints the message alone and exits with code 2. */
@@ -75,9 +80,10 @@ export class Session {
     const options: ort.InferenceSession.SessionOptions = {
       executionProviders: providers as ort.InferenceSession.SessionOptions['executionProviders'],
       intraOpNumThreads: opts.threads ?? os.availableParallelism(),
-      interOpNumThreads: 1,
+      interOpNumThreads: opts.interOpThreads ?? 1,
+      executionMode: opts.interOpThreads && opts.interOpThreads > 1 ? 'parallel' : 'sequential',
       graphOptimizationLevel: 'all',
-      extra: { session: { intra_op: { allow_spinning: opts.spin ? '1' : '0' } } },
+      extra: { session: { intra_op: { allow_spinning: opts.spin ? '1' : '0' }, inter_op: { allow_spinning: opts.spin ? '1' : '0' } } },
       enableProfiling: !!opts.profilePrefix,
       profileFilePrefix: opts.profilePrefix,
     };
