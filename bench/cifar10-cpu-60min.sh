@@ -4,8 +4,8 @@
 #
 # Usage: bash bench/cifar10-cpu-60min.sh CIFAR10_DIR OUT [GATED_STEPS] [LABELS_ONLY_WALL_STEPS] [-- train flags]
 #   Defaults: the best recipe measured in the hour (docs/BENCHMARKS.md, "`--labeled-steps 1` on a third seed"):
-#   GATED_STEPS 24000, LABELS_ONLY_WALL_STEPS 34000 (labels-only took 22-37 min for 24,000 steps beside the gated
-#   run's 40-51, so about the gated run's wall time), and when no train flags follow `--`:
+#   GATED_STEPS 24000, LABELS_ONLY_WALL_STEPS 40000 (labels-only took 35.8 min for 40,000 steps beside another run,
+#   the gated runs 40-51 min for 24,000, so no more than the gated run's wall time), and when no train flags follow `--`:
 #     --lr 2e-3 --warmup-steps 100 --flip --tau 0.7 --lambda-u 2 --gate-confidence 0.8 --label-smoothing 0.1
 #     --lambda-rec 0 --labeled-steps 1 --eval-every 100 --log-every 50
 #   Flags after `--` replace that recipe whole (they are not added to it).
@@ -34,7 +34,7 @@ if [ $# -lt 2 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
   [ $# -ge 2 ] || exit 2; exit 0
 fi
 [ -f dist/bench/hour-summary.js ] || { echo "cifar10-cpu-60min: dist/ is missing or older than this script; run make build first" >&2; exit 2; }
-data=$1; out=$2; steps=${3:-24000}; lo_steps=${4:-34000}
+data=$1; out=$2; steps=${3:-24000}; lo_steps=${4:-40000}
 shift $(( $# < 4 ? $# : 4 ))
 [ "${1:-}" = "--" ] && shift
 recipe=("$@")
