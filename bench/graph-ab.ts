@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { loadArtifacts } from '../src/artifacts/load.js';
 import { Session } from '../src/runtime/session.js';
 import { evalFeeds, feedsFor, stepFeeds } from './step-feeds.js';
+import { median } from './timing.js';
 
 const argv = process.argv;
 const arg = (k: string, d: string) => (argv.includes(`--${k}`) ? argv[argv.indexOf(`--${k}`) + 1] : d);
@@ -19,7 +20,6 @@ const rounds = Number(arg('rounds', '8'));
 const threads = Number(arg('threads', '1'));
 const warm = 2;
 
-const median = (xs: number[]) => { const s = [...xs].sort((x, y) => x - y); const h = s.length >> 1; return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2; };
 const evalBatch = Number(arg('eval-batch', '256'));
 const beforeArt = loadArtifacts(before, { verify: false });
 const feeds = { ...stepFeeds(beforeArt), ...(graphs.includes('eval') ? evalFeeds(beforeArt, evalBatch) : {}) };

@@ -49,8 +49,8 @@ export function hourSummary(sets: ResultSet[]): string[] {
   }
   const [gated, ...others] = sets;
   if (!gated) return lines;
+  const seeds = [...new Set(gated.results.map((r) => r.seed))].sort((a, b) => a - b);
   for (const o of others) {
-    const seeds = [...new Set(gated.results.map((r) => r.seed))].sort((a, b) => a - b);
     const pairs = seeds.flatMap((seed) => {
       const a = okAcc(gated, seed);
       const b = okAcc(o, seed);

@@ -9,6 +9,7 @@ import { loadArtifacts } from '../src/artifacts/load.js';
 import { Session, type SessionOptions } from '../src/runtime/session.js';
 import type { HostTensor } from '../src/runtime/tensor.js';
 import { feedsFor, stepFeeds } from './step-feeds.js';
+import { median } from './timing.js';
 
 const argv = process.argv;
 const arg = (k: string, d: string) => (argv.includes(`--${k}`) ? argv[argv.indexOf(`--${k}`) + 1] : d);
@@ -28,7 +29,6 @@ function parseConfig(c: string): SessionOptions {
 const configs = arg('configs', 'seq:2,par:2x1,par:2x2').split(',');
 const opts = configs.map(parseConfig);
 
-const median = (xs: number[]) => { const s = [...xs].sort((x, y) => x - y); const h = s.length >> 1; return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2; };
 const maxDiff = (a: Record<string, HostTensor>, b: Record<string, HostTensor>) => {
   let m = 0;
   for (const k of Object.keys(a)) {
@@ -42,7 +42,8 @@ const maxDiff = (a: Record<string, HostTensor>, b: Record<string, HostTensor>) =
 const art = loadArtifacts(dir, { verify: false });
 const model = fs.readFileSync(`${dir}/${graph}.onnx`);
 const sessions = await Promise.all(opts.map((o) => Session.create(model, o)));
-const feeds = sessions.map((s) => feedsFor(s, stepFeeds(art)));
+const all = stepFeeds(art);
+const feeds = sessions.map((s) => feedsFor(s, all));
 const ms: number[][] = configs.map(() => []);
 const outs: Record<string, HostTensor>[] = [];
 for (let r = 0; r < warm + rounds; r++) {
