@@ -20,7 +20,8 @@ export interface Batch {
 
 export class BatchSource {
   private labeledSampler: Sampler;
-  private unlabeledSampler: Sampler;
+  /** null when there are no unlabeled images (labels-only on every label): such runs never draw any. */
+  private unlabeledSampler: Sampler | null;
   private augRng: Rng;
   private cutmixRng: Rng;
   private replayRng: Rng;
@@ -34,7 +35,7 @@ export class BatchSource {
     this.bu = m.unlabeledBatch;
     this.dims = [m.channels, m.imageSize, m.imageSize];
     this.labeledSampler = new Sampler(data.labeled.n, cfg.seed * 2 + 1);
-    this.unlabeledSampler = new Sampler(data.unlabeled.n, cfg.seed * 2 + 2);
+    this.unlabeledSampler = data.unlabeled.n > 0 ? new Sampler(data.unlabeled.n, cfg.seed * 2 + 2) : null;
     this.augRng = Rng.derive(cfg.seed, 'augment');
     this.cutmixRng = Rng.derive(cfg.seed, 'cutmix');
     this.replayRng = Rng.derive(cfg.seed, 'replay');
@@ -50,14 +51,14 @@ export class BatchSource {
     };
   }
   samplerStates(): Record<string, SamplerState> {
-    return { labeled: this.labeledSampler.state(), unlabeled: this.unlabeledSampler.state() };
+    return { labeled: this.labeledSampler.state(), ...(this.unlabeledSampler ? { unlabeled: this.unlabeledSampler.state() } : {}) };
   }
   restore(rngs: Record<string, RngState>, samplers: Record<string, unknown>): void {
     this.augRng = new Rng(rngs.augment);
     if (rngs.cutmix) this.cutmixRng = new Rng(rngs.cutmix);
     if (rngs.replay) this.replayRng = new Rng(rngs.replay);
     this.labeledSampler = new Sampler(this.data.labeled.n, samplers.labeled as SamplerState);
-    this.unlabeledSampler = new Sampler(this.data.unlabeled.n, samplers.unlabeled as SamplerState);
+    this.unlabeledSampler = this.data.unlabeled.n > 0 ? new Sampler(this.data.unlabeled.n, samplers.unlabeled as SamplerState) : null;
   }
 
   private views(set: SplitData['labeled'], idx: Int32Array, kind: 'weak' | 'strong'): Uint8Array {
@@ -80,7 +81,8 @@ export class BatchSource {
     const r = drawn ? drawn.index.length : 0;
     const li = this.labeledSampler.next(this.bl - r);
     const bu = withUnlabeled ? this.bu : 0;
-    const ui = bu ? this.unlabeledSampler.next(bu) : new Int32Array(0);
+    if (bu && !this.unlabeledSampler) throw new Error('this step draws unlabeled images, but the run has none');
+    const ui = bu ? this.unlabeledSampler!.next(bu) : new Int32Array(0);
     const labels = new BigInt64Array(this.bl);
     for (let i = 0; i < this.bl - r; i++) labels[i] = BigInt(labeled.labels[li[i]]);
     for (let i = 0; i < r; i++) labels[this.bl - r + i] = BigInt(drawn!.label[i]);

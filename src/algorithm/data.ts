@@ -17,6 +17,8 @@ export interface DataRequest {
   size: number;
   channels: 1 | 3;
   classes: number;
+  /** false: an empty unlabeled set is fine (labels-only trains on the labels alone). Default true. */
+  unlabeledRequired?: boolean;
   cacheDir?: string;
   log?: Logger;
   /** Makes a progress callback for one source (by its spec). */
@@ -43,8 +45,9 @@ export async function loadTrainingData(r: DataRequest): Promise<SplitData> {
     const extra = await loadSource(r.unlabeled, { ...common, labeled: false, classes: source.classes, onProgress: r.progress?.(r.unlabeled) });
     unlabeled = unlabeled && unlabeled.n > 0 ? concatSets([unlabeled, extra]) : extra;
   }
-  if (!unlabeled || unlabeled.n === 0) {
-    throw new DataError(`no unlabeled images: give --unlabeled DIR, or --labels-per-class N to treat the rest of ${r.labeled} as unlabeled`);
+  if (r.unlabeledRequired !== false && (!unlabeled || unlabeled.n === 0)) {
+    throw new DataError(`no unlabeled images: give --unlabeled DIR, or --labels-per-class N to treat the rest of ${r.labeled} as unlabeled` +
+      ' (--method labels-only trains on the labels alone and needs none)');
   }
   return { labeled: split.labeled, val: split.val, unlabeled };
 }

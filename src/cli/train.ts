@@ -43,7 +43,7 @@ export function trainCommand(y: Argv) {
       .option('val-per-class', { type: 'number', default: D.valPerClass, describe: 'labeled images per class held out as the gate\'s validation split (never the test set)' })
       .option('out', { type: 'string', demandOption: true, describe: 'run directory: config.json, metrics.jsonl/csv, gate.jsonl, checkpoint.safetensors' })
       .option('steps', { type: 'number', default: D.steps, describe: 'total optimizer steps to reach (with --resume: continue up to this)' })
-      .option('epochs', { type: 'number', describe: 'alternative to --steps: passes over the unlabeled set' })
+      .option('epochs', { type: 'number', describe: 'alternative to --steps: passes over the unlabeled set (over the labeled set when there is none: labels-only on every label)' })
       .option('method', { choices: METHODS, default: D.method, describe: 'ssmae (gated); no-gate (pseudo-labels from step 1); labels-only (cross-entropy on the labels alone); mae-finetune (MAE pre-training on all images, then fine-tuning on the labels)' })
       .option('pretrain-steps', { type: 'number', describe: 'mae-finetune: steps 1..N train masked reconstruction alone (the classifier head is not trained), steps N+1..--steps cross-entropy on the labels; each phase has its own warmup and cosine decay. Default: half of --steps, one budget of the same size for each phase. Keep N when resuming; a run with --steps ≤ N only pre-trains' })
       .option('device', { choices: DEVICES, default: D.device, describe: 'execution provider' })
@@ -131,15 +131,19 @@ export function trainCommand(y: Argv) {
       const cacheDir = a['cache-dir'] ?? path.join(path.dirname(path.resolve(a.out)), '.cache', 'ssmae');
       const t0 = Date.now();
       const log = (s: string) => console.error(s);
+      const method = resolveConfig(flags, a.config).method;
       const data = await loadTrainingData({
-        labeled: a.labeled, unlabeled: a.unlabeled ?? null, labelsPerClass: a['labels-per-class'] ?? null,
+        labeled: a.labeled, unlabeled: a.unlabeled ?? null, labelsPerClass: a['labels-per-class'] ?? null, unlabeledRequired: method !== 'labels-only',
         valPerClass: a['val-per-class'], seed: a.seed, size: art.cfg.imageSize, channels: art.cfg.channels as 1 | 3,
         classes: art.cfg.classes, cacheDir, log, progress: decodeProgress,
       });
       const skipped = data.labeled.skipped.length + data.unlabeled.skipped.length;
       console.log(`data: ${data.labeled.n} labeled, ${data.val.n} validation, ${data.unlabeled.n} unlabeled images` +
         (skipped ? `, ${skipped} files skipped (warnings above)` : '') + ` (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-      if (a.epochs !== undefined) flags.steps = Math.max(1, Math.ceil((a.epochs * data.unlabeled.n) / art.manifest.unlabeledBatch));
+      if (a.epochs !== undefined) {
+        flags.steps = Math.max(1, data.unlabeled.n > 0 ? Math.ceil((a.epochs * data.unlabeled.n) / art.manifest.unlabeledBatch)
+          : Math.ceil((a.epochs * data.labeled.n) / art.manifest.labeledBatch));
+      }
       const cfg = resolveConfig(flags, a.config);
       if (a.overwrite) for (const f of RUN_FILES) fs.rmSync(path.join(a.out, f), { force: true });
       const trainer = new SSMAETrainer(cfg, art, data, progressHooks(a.quiet));
