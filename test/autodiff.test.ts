@@ -201,6 +201,38 @@ describe('composite functions vs central finite differences (float64)', () => {
       return g.add(y, g.mul(g.composites.get(y.name)!.saved.twoCdf, x));
     },
   }));
+  test('LayerNorm composite rule [2,3,5]', () => check({
+    op: 'LayerNorm decomposed [2,3,5] (composite rule)', inputs: [inp('x', [2, 3, 5], -2, 2), inp('scale', [5], 0.5, 1.5), inp('bias', [5])],
+    build: (g, [x, s, b]) => g.layerNormDecomposed(x, s, b, 1e-5),
+  }));
+  test('LayerNorm composite, symbolic batch, fed twice (a residual)', () => check({
+    op: 'LayerNorm decomposed, symbolic N, residual', outDims: [2, 5], inputs: [
+      { name: 'x', shape: ['N', 3, 5], dims: [2, 3, 5], data: uniform(rng, 30, -2, 2) }, inp('scale', [5], 0.5, 1.5), inp('bias', [5]),
+    ],
+    build: (g, [x, s, b]) => {
+      const h = g.add(x, g.tanh(g.layerNormDecomposed(x, s, b, 1e-5)));
+      return g.reduceMean(g.mul(g.layerNormDecomposed(h, s, b, 1e-6), h), [1], false);
+    },
+  }));
+  test('LayerNorm composite whose x̂ is also used outside: per-node rules', () => check({
+    op: 'LayerNorm fallback (x̂ used outside)', inputs: [inp('x', [3, 4], -2, 2), inp('scale', [4], 0.5, 1.5), inp('bias', [4])],
+    build: (g, [x, s, b]) => {
+      const y = g.layerNormDecomposed(x, s, b, 1e-5);
+      return g.add(y, g.mul(g.composites.get(y.name)!.saved.xhat, x));
+    },
+  }));
+  test('the LayerNorm composite rule reuses the forward\'s x̂ and r (no recomputed mean or variance)', () => {
+    const g = new Graph('ln');
+    const x = g.input('x', 'float32', [2, 3, 4]);
+    const s = g.input('s', 'float32', [4]);
+    const b = g.input('b', 'float32', [4]);
+    const loss = g.reduceSum(g.mul(g.layerNormDecomposed(x, s, b), x), [0, 1, 2], false);
+    const before = g.nodes.length;
+    gradients(g, loss, [x, s, b]);
+    const ops = g.nodes.slice(before).map((n) => n.op);
+    assert.equal(ops.filter((op) => op === 'Sqrt').length, 0, `${ops}`);
+    assert.equal(ops.filter((op) => op === 'ReduceMean').length, 2, `${ops}`);
+  });
   test('the composite rule replaces the chain rule through the nodes of GELU', () => {
     const backwardOps = (outside: boolean): string[] => {
       const g = new Graph('gelu');

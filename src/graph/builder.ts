@@ -409,6 +409,31 @@ export class Graph {
   }
 
   // ---- normalization ----
+  /**
+   * Layer normalization over the last axis from standard elementwise and reduction operators, as a composite whose
+   * gradient rule reuses the forward's x̂ and 1/σ: y = x̂·scale + bias, x̂ = (x − μ)·r, r = 1/√(σ² + ε). 10 nodes where
+   * the ONNX op is one, yet ONNX Runtime 1.29's CPU LayerNormalization kernel takes 4–6× their time
+   * (bench/layernorm-ab.ts), and its backward pass had to recompute μ and r.
+   */
+  layerNormDecomposed(x: Tensor, scale: Tensor, bias: Tensor, epsilon = 1e-5): Tensor {
+    const op = 'LayerNorm';
+    const dt = this.needFloat(op, x);
+    this.sameType(op, x, scale);
+    this.sameType(op, x, bias);
+    const d = x.shape[x.shape.length - 1];
+    if (scale.shape.length !== 1 || scale.shape[0] !== d || bias.shape.length !== 1 || bias.shape[0] !== d) {
+      fail(op, `scale ${fmtShape(scale.shape)} and bias ${fmtShape(bias.shape)} must be [${d}] for input ${fmtShape(x.shape)}`);
+    }
+    const last = [x.shape.length - 1];
+    return this.composite('LayerNorm', [x, scale, bias], () => {
+      const xc = this.sub(x, this.reduceMean(x, last, true));
+      const variance = this.reduceMean(this.mul(xc, xc), last, true);
+      const r = this.div(this.scalar(dt, 1), this.sqrt(this.add(variance, this.scalar(dt, epsilon)))); // [..., 1]
+      const xhat = this.mul(xc, r);
+      return { output: this.add(this.mul(xhat, scale), bias), saved: { xhat, r } };
+    });
+  }
+
   /** LayerNormalization over the last axis (ONNX opset 17); returns the normalized output only. */
   layerNorm(x: Tensor, scale: Tensor, bias: Tensor, epsilon = 1e-5): Tensor {
     const op = 'LayerNormalization';

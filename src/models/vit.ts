@@ -10,7 +10,15 @@ import { convStem, stemSpansImage, stemWindows } from './stem.js';
 export interface BuildOptions {
   /** Replace Erf by a float64 series built from standard operators (ORT has no float64 Erf kernel); for gradient checks. */
   erfStandIn?: boolean;
+  /**
+   * How layer normalization is written: 'decomposed' (default) as ten standard elementwise and reduction nodes, which
+   * ONNX Runtime 1.29's CPU provider runs 4–6× faster than its LayerNormalization kernel and whose gradient reuses the
+   * forward's x̂ and 1/σ; 'onnx' as the one LayerNormalization op (fewer kernel launches, for a GPU provider).
+   */
+  layerNorm?: LayerNormForm;
 }
+export type LayerNormForm = 'decomposed' | 'onnx';
+export const LAYER_NORM_FORMS: readonly LayerNormForm[] = ['decomposed', 'onnx'];
 
 /**
  * uint8 images → float: [-1, 1] by default; with the preset's pixelNorm, x·rescale then (x − mean[c]) / std[c] per
@@ -63,8 +71,9 @@ export function linear(g: Graph, W: ParamSet, name: string, x: Tensor): Tensor {
   return b ? g.add(y, b) : y;
 }
 
-export function layerNorm(g: Graph, W: ParamSet, name: string, x: Tensor, eps = 1e-5): Tensor {
-  return g.layerNorm(x, W[`${name}.scale`], W[`${name}.bias`], eps);
+export function layerNorm(g: Graph, W: ParamSet, name: string, x: Tensor, eps = 1e-5, opts: BuildOptions = {}): Tensor {
+  const [scale, bias] = [W[`${name}.scale`], W[`${name}.bias`]];
+  return opts.layerNorm === 'onnx' ? g.layerNorm(x, scale, bias, eps) : g.layerNormDecomposed(x, scale, bias, eps);
 }
 
 /** erf(x) for float64 from standard operators: its Maclaurin series to 60 terms on |x| ≤ 4, ±1 beyond. */
@@ -120,8 +129,8 @@ export function block(g: Graph, W: ParamSet, name: string, x: Tensor, heads: num
   const eps = b.eps ?? 1e-5;
   const branch = (t: Tensor, i: 0 | 1) => (b.drop ? g.mul(t, b.drop[i]) : t);
   return g.scope(name, () => {
-    const a = g.add(x, branch(attention(g, W, `${name}.attn`, layerNorm(g, W, `${name}.norm1`, x, eps), heads), 0));
-    const h = gelu(g, linear(g, W, `${name}.mlp.fc1`, layerNorm(g, W, `${name}.norm2`, a, eps)), opts);
+    const a = g.add(x, branch(attention(g, W, `${name}.attn`, layerNorm(g, W, `${name}.norm1`, x, eps, opts), heads), 0));
+    const h = gelu(g, linear(g, W, `${name}.mlp.fc1`, layerNorm(g, W, `${name}.norm2`, a, eps, opts)), opts);
     return g.add(a, branch(linear(g, W, `${name}.mlp.fc2`, h), 1));
   });
 }
@@ -189,7 +198,7 @@ export function encode(g: Graph, cfg: ModelConfig, W: ParamSet, tokens: Tensor, 
   for (let i = 0; i < cfg.preset.depth; i++) {
     x = block(g, W, `enc.${i}`, x, cfg.preset.heads, opts, { eps, drop: drop ? blockDrop(g, drop, i) : undefined });
   }
-  return layerNorm(g, W, 'enc.norm', x, eps);
+  return layerNorm(g, W, 'enc.norm', x, eps, opts);
 }
 
 /** The encoder on the whole image: uint8 images [N, C, H, W] → last hidden state after the final norm [N, T, D]. */
@@ -263,7 +272,7 @@ function maeEncodeDecode(g: Graph, cfg: ModelConfig, W: ParamSet, images: Tensor
   const unshuffled = g.matmul(oneHotRows(g, m.idsRestore, L, cfg.dtype), shuffled); // [N, L, E]
   let z = g.add(a.cls ? g.concat([g.slice(x, [1], [0], [1]), unshuffled], 1) : unshuffled, W['dec.pos']); // [N, c+L, E]
   for (let i = 0; i < cfg.preset.decDepth; i++) z = block(g, W, `dec.${i}`, z, cfg.preset.decHeads, opts, { eps: a.layerNormEps });
-  const out = linear(g, W, 'dec.pred', layerNorm(g, W, 'dec.norm', z, a.layerNormEps)); // [N, c+L, P]
+  const out = linear(g, W, 'dec.pred', layerNorm(g, W, 'dec.norm', z, a.layerNormEps, opts)); // [N, c+L, P]
   return { latent, pred: a.cls ? g.slice(out, [1], [c], [c + L]) : out }; // pred [N, L, P]
 }
 
