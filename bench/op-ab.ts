@@ -3,6 +3,7 @@
 // weigh little. The chains' outputs are compared too. The cases are the engine's choices:
 //   layernorm: the ONNX LayerNormalization op against Graph.layerNormDecomposed (what the graphs use by default)
 //   bias-grad: a bias gradient (the sum over the leading axes of [B, L, N]) as ReduceSum against ones[1, B·L] · Gemm
+//     (measured and not adopted: whole steps gained 0–4%, docs/BENCHMARKS.md 2026-12-08)
 //   node dist/bench/op-ab.js [--cases layernorm,bias-grad] [--rounds 20] [--threads 1]
 // Prints one JSON line per case and shape: each side's median per op (after 2 warm-up runs), the speed-up, and the
 // largest difference between the two sides' outputs.
