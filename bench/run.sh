@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 mkdir -p bench/results/local
 # Same-run comparison: the engine before/after its node cuts, and PyTorch fp32 / bf16 on the same step.
 bash bench/cpu-peer.sh bench/results/local/cpu-peer.jsonl
+# Single operators written two ways (layer normalization, bias gradients), alternately in one process.
+node dist/bench/op-ab.js | tee bench/results/local/op-ab.jsonl
 # Nodes per step and ORT's time by operator type.
 for p in micro tiny; do
   node dist/bench/step-profile.js --artifacts "${TMPDIR:-/tmp}/ssmae-cpu-peer/after/vit-$p-p4" --label "after-$p"
