@@ -267,3 +267,17 @@ test('artifacts never exported, with a file missing, a file tampered with, or an
   fs.writeFileSync(config, JSON.stringify({ stepz: 3 }));
   assert.match(oneErrorLine(trainWith(runArt, '--config', config), 2), /unknown key 'stepz'; known keys: /);
 });
+
+test('a build copied without its models/ folder says so and exits 2, instead of an internal error', () => {
+  // dist/ copied alone (with package.json, and node_modules linked): MODELS_DIR, beside dist/, is missing.
+  const root = path.join(tmp, 'no-models');
+  fs.cpSync(path.resolve(here, '..'), path.join(root, 'dist'), { recursive: true });
+  fs.copyFileSync(path.resolve(here, '../../package.json'), path.join(root, 'package.json'));
+  fs.symlinkSync(path.resolve(here, '../../node_modules'), path.join(root, 'node_modules'));
+  const r = spawnSync(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'export', '--preset', 'vit-micro-p4',
+    '--image-size', '8', '--classes', '2', '--out', path.join(root, 'art')], { encoding: 'utf8' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /the model presets are missing: .*models does not exist/);
+  assert.match(r.stderr, /copy models\/ there with dist\//);
+  assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
+});

@@ -84,6 +84,10 @@ export class ConfigError extends Error {}
 export const MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../models');
 
 export function presetNames(): string[] {
+  if (!fs.existsSync(MODELS_DIR)) {
+    throw new ConfigError(`the model presets are missing: ${MODELS_DIR} does not exist. ssmae reads its presets from the ` +
+      'models/ folder beside dist/; reinstall the package, or copy models/ there with dist/');
+  }
   return fs.readdirSync(MODELS_DIR).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
 }
 
