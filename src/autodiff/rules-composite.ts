@@ -2,7 +2,7 @@
 // nodes that computes it, in place of the chain rule through each of those nodes.
 import { Graph, Composite } from '../graph/builder.js';
 import { Tensor } from '../graph/types.js';
-import { unbroadcast } from './util.js';
+import { layerNormBackward } from './rules-layernorm.js';
 
 /** Given the composite and d loss / d output, the gradient with respect to each of its inputs (null: none). */
 export type CompositeRule = (g: Graph, c: Composite, dy: Tensor) => (Tensor | null)[];
@@ -21,13 +21,7 @@ export const compositeRules: Record<string, CompositeRule> = {
   // the forward's, so nothing is recomputed:
   //   dbias = Σ_batch dy,  dscale = Σ_batch dy·x̂,  dx = r·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)),  dx̂ = dy·scale
   LayerNorm: (g, c, dy) => {
-    const [x, scale, bias] = c.inputs;
-    const { xhat, r } = c.saved;
-    const last = [x.shape.length - 1];
-    const dxhat = g.mul(dy, scale);
-    const m1 = g.reduceMean(dxhat, last, true);
-    const m2 = g.reduceMean(g.mul(dxhat, xhat), last, true);
-    const dx = g.mul(r, g.sub(g.sub(dxhat, m1), g.mul(xhat, m2)));
-    return [dx, unbroadcast(g, g.mul(dy, xhat), scale.shape), unbroadcast(g, dy, bias.shape)];
+    const [x, scale] = c.inputs;
+    return layerNormBackward(g, dy, c.saved.xhat, c.saved.r, scale, [x.shape.length - 1]);
   },
 };

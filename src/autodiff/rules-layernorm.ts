@@ -1,6 +1,8 @@
 // Gradient rule for LayerNormalization. The forward pass stays the single ONNX op; the backward pass recomputes
 // the mean and inverse standard deviation from standard operators (the op's optional Mean/InvStdDev outputs are
 // not relied on, so the forward graph need not be changed).
+import { Graph } from '../graph/builder.js';
+import { Tensor } from '../graph/types.js';
 import { AutodiffError, GradRule } from './types.js';
 import { floatAttr, inputOf, intAttr, normAxes, range, unbroadcast } from './util.js';
 
@@ -28,12 +30,20 @@ export const layerNormRules: Record<string, GradRule> = {
     const r = g.div(g.scalar(x.dtype, 1), g.sqrt(g.add(variance, eps))); // [..., 1]
     const xhat = g.mul(xc, r); // x's shape
 
-    const dxhat = g.mul(dy, scale);
-    const m1 = g.reduceMean(dxhat, axes, true);
-    const m2 = g.reduceMean(g.mul(dxhat, xhat), axes, true);
-    const dx = g.mul(r, g.sub(g.sub(dxhat, m1), g.mul(xhat, m2)));
-    const dscale = unbroadcast(g, g.mul(dy, xhat), scale.shape);
-    if (!hasBias) return [dx, dscale];
-    return [dx, dscale, unbroadcast(g, dy, inputOf(g, node, 2).shape)];
+    return layerNormBackward(g, dy, xhat, r, scale, axes, hasBias);
   },
 };
+
+/**
+ * dx, dscale and dbias of y = x̂·scale + bias from x̂ and r = 1/√(σ² + ε) (over `axes`, the normalized ones); shared by
+ * the rule for the ONNX op above, which recomputes x̂ and r, and the composite rule, which reads the forward's.
+ */
+export function layerNormBackward(g: Graph, dy: Tensor, xhat: Tensor, r: Tensor, scale: Tensor, axes: readonly number[],
+  withBias = true): Tensor[] {
+  const dxhat = g.mul(dy, scale);
+  const m1 = g.reduceMean(dxhat, axes, true);
+  const m2 = g.reduceMean(g.mul(dxhat, xhat), axes, true);
+  const dx = g.mul(r, g.sub(g.sub(dxhat, m1), g.mul(xhat, m2)));
+  const dscale = unbroadcast(g, g.mul(dy, xhat), scale.shape);
+  return withBias ? [dx, dscale, unbroadcast(g, dy, scale.shape)] : [dx, dscale];
+}
