@@ -412,7 +412,7 @@ export class Graph {
   /**
    * Layer normalization over the last axis from standard elementwise and reduction operators, as a composite whose
    * gradient rule reuses the forward's x̂ and 1/σ: y = x̂·scale + bias, x̂ = (x − μ)·r, r = 1/√(σ² + ε). 10 nodes where
-   * the ONNX op is one, yet ONNX Runtime 1.29's CPU LayerNormalization kernel takes 4–6× their time
+   * the ONNX op is one, yet ONNX Runtime 1.29's CPU LayerNormalization kernel takes 2.7–5× their time
    * (bench/op-ab.ts), and its backward pass had to recompute μ and r.
    */
   layerNormDecomposed(x: Tensor, scale: Tensor, bias: Tensor, epsilon = 1e-5): Tensor {
