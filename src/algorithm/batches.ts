@@ -35,7 +35,7 @@ export class BatchSource {
     this.bu = m.unlabeledBatch;
     this.dims = [m.channels, m.imageSize, m.imageSize];
     this.labeledSampler = new Sampler(data.labeled.n, cfg.seed * 2 + 1);
-    this.unlabeledSampler = data.unlabeled.n > 0 ? new Sampler(data.unlabeled.n, cfg.seed * 2 + 2) : null;
+    this.unlabeledSampler = this.unlabeledSamplerFrom(cfg.seed * 2 + 2);
     this.augRng = Rng.derive(cfg.seed, 'augment');
     this.cutmixRng = Rng.derive(cfg.seed, 'cutmix');
     this.replayRng = Rng.derive(cfg.seed, 'replay');
@@ -58,7 +58,10 @@ export class BatchSource {
     if (rngs.cutmix) this.cutmixRng = new Rng(rngs.cutmix);
     if (rngs.replay) this.replayRng = new Rng(rngs.replay);
     this.labeledSampler = new Sampler(this.data.labeled.n, samplers.labeled as SamplerState);
-    this.unlabeledSampler = this.data.unlabeled.n > 0 ? new Sampler(this.data.unlabeled.n, samplers.unlabeled as SamplerState) : null;
+    this.unlabeledSampler = this.unlabeledSamplerFrom(samplers.unlabeled as SamplerState);
+  }
+  private unlabeledSamplerFrom(seed: number | SamplerState): Sampler | null {
+    return this.data.unlabeled.n > 0 ? new Sampler(this.data.unlabeled.n, seed) : null;
   }
 
   private views(set: SplitData['labeled'], idx: Int32Array, kind: 'weak' | 'strong'): Uint8Array {

@@ -162,6 +162,15 @@ export class Graph {
   private sameType(op: string, a: Tensor, b: Tensor): void {
     if (a.dtype !== b.dtype) fail(op, `dtype mismatch: ${a.name} is ${a.dtype}, ${b.name} is ${b.dtype}`);
   }
+  /** A layer norm's scale and bias: x's dtype, shape [d] for x [..., d]. */
+  private normParams(op: string, x: Tensor, scale: Tensor, bias: Tensor): void {
+    this.sameType(op, x, scale);
+    this.sameType(op, x, bias);
+    const d = x.shape[x.shape.length - 1];
+    if (scale.shape.length !== 1 || scale.shape[0] !== d || bias.shape.length !== 1 || bias.shape[0] !== d) {
+      fail(op, `scale ${fmtShape(scale.shape)} and bias ${fmtShape(bias.shape)} must be [${d}] for input ${fmtShape(x.shape)}`);
+    }
+  }
   private needFloat(op: string, a: Tensor): FloatDType {
     if (!isFloat(a.dtype)) fail(op, `${a.name} must be float32 or float64, got ${a.dtype}`);
     return a.dtype;
@@ -418,12 +427,7 @@ export class Graph {
   layerNormDecomposed(x: Tensor, scale: Tensor, bias: Tensor, epsilon = 1e-5): Tensor {
     const op = 'LayerNorm';
     const dt = this.needFloat(op, x);
-    this.sameType(op, x, scale);
-    this.sameType(op, x, bias);
-    const d = x.shape[x.shape.length - 1];
-    if (scale.shape.length !== 1 || scale.shape[0] !== d || bias.shape.length !== 1 || bias.shape[0] !== d) {
-      fail(op, `scale ${fmtShape(scale.shape)} and bias ${fmtShape(bias.shape)} must be [${d}] for input ${fmtShape(x.shape)}`);
-    }
+    this.normParams(op, x, scale, bias);
     const last = [x.shape.length - 1];
     return this.composite('LayerNorm', [x, scale, bias], () => {
       const xc = this.sub(x, this.reduceMean(x, last, true));
@@ -438,12 +442,7 @@ export class Graph {
   layerNorm(x: Tensor, scale: Tensor, bias: Tensor, epsilon = 1e-5): Tensor {
     const op = 'LayerNormalization';
     this.needFloat(op, x);
-    this.sameType(op, x, scale);
-    this.sameType(op, x, bias);
-    const d = x.shape[x.shape.length - 1];
-    if (scale.shape.length !== 1 || scale.shape[0] !== d || bias.shape.length !== 1 || bias.shape[0] !== d) {
-      fail(op, `scale ${fmtShape(scale.shape)} and bias ${fmtShape(bias.shape)} must be [${d}] for input ${fmtShape(x.shape)}`);
-    }
+    this.normParams(op, x, scale, bias);
     return this.node1(op, [x, scale, bias], x.dtype, x.shape, { axis: -1, epsilon: float(epsilon) });
   }
 
